@@ -1,0 +1,49 @@
+// Call traces for reports. Kernel-internal frames are the names of the kernel functions whose logic the
+// engine mirrors on that path; their +0xoff/0xsize are synthetic (a stable hash: there is no machine code
+// to measure). Frames of the caller's own code come from the JavaScript stack, and for those the offset
+// is the source line number, so a learner can find the line that caused the report.
+import { fileURLToPath } from "node:url";
+
+const ENGINE_DIR = fileURLToPath(new URL("..", import.meta.url));
+
+export interface Frame {
+  readonly fn: string;
+  readonly off: number;
+  readonly size: number;
+  readonly mod?: string;
+}
+
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A kernel function frame with a stable synthetic offset/size. */
+export function kframe(fn: string): Frame {
+  const h = hash(fn);
+  const size = 0x40 + (h & 0x3ff);
+  return { fn, off: (h >>> 12) % size, size };
+}
+
+export function formatFrame(f: Frame): string {
+  return ` ${f.fn}+0x${f.off.toString(16)}/0x${f.size.toString(16)}${f.mod ? ` [${f.mod}]` : ""}`;
+}
+
+/** Frames of the code that called into the engine (outside the engine and outside node/test internals). */
+export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
+  const stack = new Error().stack?.split("\n").slice(1) ?? [];
+  const out: Frame[] = [];
+  for (const line of stack) {
+    const m = /at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/.exec(line.trim());
+    if (!m) continue;
+    const file = m[2]!.startsWith("file://") ? fileURLToPath(m[2]!) : m[2]!;
+    if (file.startsWith(ENGINE_DIR) || file.startsWith("node:") || file.includes("node_modules")) continue;
+    const name = (m[1] ?? "").replace(/^Object\.|^Module\./, "").replace(/^.*\./, "") || "0x0";
+    const lineNo = Number(m[3]);
+    const f = kframe(name);
+    out.push({ fn: name, off: lineNo, size: Math.max(f.size, lineNo + 1), mod });
+    if (out.length >= limit) break;
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+// Physical memory: real bytes in 128 MiB sections (SECTION_SIZE_BITS 27), each an ArrayBuffer created on
+// first write. Untouched sections read as zero. With backing "none" no bytes exist at all (metadata-only
+// machines larger than this host): reads give 0 and writes are dropped.
+import { SECTION_SIZE_BITS } from "../arch/x86/layout.ts";
+
+const SECTION_BYTES = 2 ** SECTION_SIZE_BITS;
+const SECTION_MASK = SECTION_BYTES - 1;
+
+export type Backing = "memory" | "none";
+
+export class PhysMem {
+  /** Per-section byte views; null until the section is first written. */
+  readonly bytes: (Uint8Array | null)[];
+  readonly views: (DataView | null)[];
+
+  constructor(
+    readonly endPhys: number,
+    readonly backing: Backing,
+  ) {
+    const n = Math.ceil(endPhys / SECTION_BYTES);
+    this.bytes = new Array(n).fill(null);
+    this.views = new Array(n).fill(null);
+  }
+
+  private section(phys: number): Uint8Array | null {
+    const s = Math.floor(phys / SECTION_BYTES);
+    let b = this.bytes[s]!;
+    if (b === null && this.backing === "memory") {
+      b = new Uint8Array(SECTION_BYTES);
+      this.bytes[s] = b;
+      this.views[s] = new DataView(b.buffer);
+    }
+    return b;
+  }
+
+  /** Bytes actually allocated on the host (for the README's numbers). */
+  get residentBytes(): number {
+    let n = 0;
+    for (const b of this.bytes) if (b) n += b.byteLength;
+    return n;
+  }
+
+  read8(phys: number): number {
+    const b = this.bytes[Math.floor(phys / SECTION_BYTES)];
+    return b ? b[phys & SECTION_MASK]! : 0;
+  }
+  read16(phys: number): number {
+    if ((phys & SECTION_MASK) > SECTION_MASK - 1) return this.read8(phys) | (this.read8(phys + 1) << 8);
+    const v = this.views[Math.floor(phys / SECTION_BYTES)];
+    return v ? v.getUint16(phys & SECTION_MASK, true) : 0;
+  }
+  read32(phys: number): number {
+    if ((phys & SECTION_MASK) > SECTION_MASK - 3) return this.read16(phys) | (this.read16(phys + 2) << 16);
+    const v = this.views[Math.floor(phys / SECTION_BYTES)];
+    return v ? v.getUint32(phys & SECTION_MASK, true) : 0;
+  }
+  read64(phys: number): bigint {
+    return BigInt(this.read32(phys) >>> 0) | (BigInt(this.read32(phys + 4) >>> 0) << 32n);
+  }
+
+  write8(phys: number, v: number): void {
+    const b = this.section(phys);
+    if (b) b[phys & SECTION_MASK] = v;
+  }
+  write16(phys: number, v: number): void {
+    if ((phys & SECTION_MASK) > SECTION_MASK - 1) {
+      this.write8(phys, v);
+      this.write8(phys + 1, v >> 8);
+      return;
+    }
+    if (this.section(phys)) this.views[Math.floor(phys / SECTION_BYTES)]!.setUint16(phys & SECTION_MASK, v, true);
+  }
+  write32(phys: number, v: number): void {
+    if ((phys & SECTION_MASK) > SECTION_MASK - 3) {
+      this.write16(phys, v);
+      this.write16(phys + 2, v >>> 16);
+      return;
+    }
+    if (this.section(phys)) this.views[Math.floor(phys / SECTION_BYTES)]!.setUint32(phys & SECTION_MASK, v, true);
+  }
+  write64(phys: number, v: bigint): void {
+    const u = BigInt.asUintN(64, v);
+    this.write32(phys, Number(u & 0xffffffffn));
+    this.write32(phys + 4, Number(u >> 32n));
+  }
+
+  /** memset over [phys, phys+n), section by section. */
+  fill(phys: number, c: number, n: number): void {
+    while (n > 0) {
+      const off = phys & SECTION_MASK;
+      const len = Math.min(n, SECTION_BYTES - off);
+      const s = Math.floor(phys / SECTION_BYTES);
+      // Zero-filling a never-written section changes nothing observable: keep it unallocated.
+      if ((c & 0xff) !== 0 || this.bytes[s]) this.section(phys)?.fill(c, off, off + len);
+      phys += len;
+      n -= len;
+    }
+  }
+
+  readBytes(phys: number, n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    let done = 0;
+    while (done < n) {
+      const p = phys + done;
+      const off = p & SECTION_MASK;
+      const len = Math.min(n - done, SECTION_BYTES - off);
+      const b = this.bytes[Math.floor(p / SECTION_BYTES)];
+      if (b) out.set(b.subarray(off, off + len), done);
+      done += len;
+    }
+    return out;
+  }
+
+  writeBytes(phys: number, src: Uint8Array): void {
+    let done = 0;
+    while (done < src.length) {
+      const p = phys + done;
+      const off = p & SECTION_MASK;
+      const len = Math.min(src.length - done, SECTION_BYTES - off);
+      this.section(p)?.set(src.subarray(done, done + len), off);
+      done += len;
+    }
+  }
+
+  /** memmove semantics, like the kernel's memcpy on overlapping ranges in practice. */
+  copy(dst: number, src: number, n: number): void {
+    this.writeBytes(dst, this.readBytes(src, n));
+  }
+}

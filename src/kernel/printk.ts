@@ -61,7 +61,8 @@ export class LogBuffer {
   dump(from = 0): string {
     if (this.partial !== "") this.flush();
     let s = "";
-    for (let i = from; i < this.records.length; i++) s += `${formatStamp(this.records[i]!.ns)}${this.records[i]!.text}\n`;
+    for (let i = from; i < this.records.length; i++)
+      s += `${formatStamp(this.records[i]!.ns)}${this.records[i]!.text}\n`;
     return s;
   }
 }

@@ -30,12 +30,14 @@ export interface Profile {
     readonly splitPageCompound: number;
   };
   readonly hardwareName: string;
+  /** page->flags layout above the flag bits: node, zone and last_cpupid fields (SPARSEMEM_VMEMMAP). */
+  readonly pageFlagsLayout: { nodeShift: number; zoneShift: number; cpupidShift: number; cpupidBits: number };
 }
 
 export const PROFILE_5_4: Profile = {
   name: "5.4",
   release: "5.4.0-kmem",
-  version: "#1 SMP",
+  version: "#1",
   maxOrder: 11,
   pageblockOrder: 9,
   zoneNames: ["DMA", "DMA32", "Normal", "Movable", "Device"],
@@ -47,6 +49,7 @@ export const PROFILE_5_4: Profile = {
   image: { code: 14339, rwdata: 2401, rodata: 4792, init: 2720, bss: 5060 },
   percpuPagesPerCpu: 52,
   lines: { allocOrderWarn: 4700, putPageTestzero: 593, freePagesVirtValid: 4779, splitPageCompound: 3181 },
+  pageFlagsLayout: { nodeShift: 54, zoneShift: 51, cpupidShift: 30, cpupidBits: 21 },
   hardwareName: "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.13.0-1ubuntu1 04/01/2014",
 };
 

@@ -7,8 +7,24 @@ export const TAINT_WARN = 9;
 export const TAINT_OOT_MODULE = 12;
 
 const LETTERS: ReadonlyArray<readonly [string, string]> = [
-  ["P", "G"], ["F", " "], ["S", " "], ["R", " "], ["M", " "], ["B", " "], ["U", " "], ["D", " "], ["A", " "],
-  ["W", " "], ["C", " "], ["I", " "], ["O", " "], ["E", " "], ["L", " "], ["K", " "], ["X", " "], ["T", " "],
+  ["P", "G"],
+  ["F", " "],
+  ["S", " "],
+  ["R", " "],
+  ["M", " "],
+  ["B", " "],
+  ["U", " "],
+  ["D", " "],
+  ["A", " "],
+  ["W", " "],
+  ["C", " "],
+  ["I", " "],
+  ["O", " "],
+  ["E", " "],
+  ["L", " "],
+  ["K", " "],
+  ["X", " "],
+  ["T", " "],
 ];
 
 export function taintString(mask: number): string {

@@ -93,7 +93,6 @@ export class Buddy {
 
   /** __free_one_page(): merge with free buddies, then place the block at the list head or tail. */
   freeOne(z: Zone, pfn: number, order: number, mt: number): void {
-    const p = this.p;
     const maxOrder = this.maxOrder;
     if (mt !== MIGRATE_ISOLATE) z.freePages += 1 << order;
     // Merging stops below pageblock_order + 1 first, then continues to MAX_ORDER-1 unless isolation

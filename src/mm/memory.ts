@@ -68,7 +68,8 @@ export class PhysMem {
       this.write8(phys + 1, v >> 8);
       return;
     }
-    if (this.section(phys)) this.views[Math.floor(phys / SECTION_BYTES)]!.setUint16(phys & SECTION_MASK, v, true);
+    if (this.section(phys))
+      this.views[Math.floor(phys / SECTION_BYTES)]!.setUint16(phys & SECTION_MASK, v, true);
   }
   write32(phys: number, v: number): void {
     if ((phys & SECTION_MASK) > SECTION_MASK - 3) {
@@ -76,7 +77,8 @@ export class PhysMem {
       this.write16(phys + 2, v >>> 16);
       return;
     }
-    if (this.section(phys)) this.views[Math.floor(phys / SECTION_BYTES)]!.setUint32(phys & SECTION_MASK, v, true);
+    if (this.section(phys))
+      this.views[Math.floor(phys / SECTION_BYTES)]!.setUint32(phys & SECTION_MASK, v, true);
   }
   write64(phys: number, v: bigint): void {
     const u = BigInt.asUintN(64, v);

@@ -213,7 +213,8 @@ export class PageAllocator {
     if (order === 0) return true;
     for (let o = order; o < this.maxOrder; o++) {
       if (z.nrFree[o] === 0) continue;
-      for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) if (z.freeHead[o * MIGRATE_TYPES + mt] !== NIL) return true;
+      for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+        if (z.freeHead[o * MIGRATE_TYPES + mt] !== NIL) return true;
       if (harder && z.freeHead[o * MIGRATE_TYPES + MIGRATE_HIGHATOMIC] !== NIL) return true;
     }
     return false;

@@ -1,0 +1,30 @@
+// The files k.cat() reads and k.echo() writes. Unknown paths fail like open(2) with ENOENT.
+import { FsError } from "../../kernel/errors.ts";
+import type { Kernel } from "../../kernel/kernel.ts";
+import { buddyinfo } from "./buddyinfo.ts";
+import { meminfo } from "./meminfo.ts";
+import { pagetypeinfo } from "./pagetypeinfo.ts";
+import { sysctlRead, sysctlWrite } from "./sysctl.ts";
+import { vmstat } from "./vmstat.ts";
+import { zoneinfo } from "./zoneinfo.ts";
+
+const FILES: Readonly<Record<string, (k: Kernel) => string>> = {
+  "/proc/buddyinfo": buddyinfo,
+  "/proc/pagetypeinfo": pagetypeinfo,
+  "/proc/zoneinfo": zoneinfo,
+  "/proc/meminfo": meminfo,
+  "/proc/vmstat": vmstat,
+};
+
+export function procCat(k: Kernel, path: string): string {
+  const f = FILES[path];
+  if (f) return f(k);
+  const v = sysctlRead(k, path);
+  if (v !== undefined) return v;
+  throw new FsError("ENOENT", `cat: ${path}: No such file or directory`);
+}
+
+export function procEcho(k: Kernel, value: string, path: string): void {
+  if (FILES[path]) throw new FsError("EACCES", `echo: write error: ${path}: Permission denied`);
+  if (!sysctlWrite(k, path, value)) throw new FsError("ENOENT", `echo: ${path}: No such file or directory`);
+}

@@ -1,0 +1,121 @@
+// /proc/meminfo (meminfo_proc_show + x86 arch_report_meminfo), 5.4 key order: labels padded to 16
+// columns, values "%8lu kB". Values come from the allocator; what nothing feeds yet is 0.
+import type { Kernel } from "../../kernel/kernel.ts";
+import { WMARK_LOW } from "../../mm/mmzone.ts";
+
+const VMALLOC_TOTAL_KB = 34359738367;
+
+function line(label: string, kb: number): string {
+  return `${`${label}:`.padEnd(16, " ")}${String(kb).padStart(8, " ")} kB\n`;
+}
+
+/** si_mem_available(): free minus reserves, plus the reclaimable part of page cache and slab. */
+export function memAvailable(k: Kernel): number {
+  let free = 0;
+  let wmarkLow = 0;
+  for (const z of k.populatedZones()) {
+    free += z.freePages;
+    wmarkLow += z.watermark[WMARK_LOW]!;
+  }
+  const pagecache = 0;
+  const reclaimable = 0;
+  const avail =
+    free -
+    k.wm.totalreservePages +
+    (pagecache - Math.min(pagecache >> 1, wmarkLow)) +
+    (reclaimable - Math.min(reclaimable >> 1, wmarkLow));
+  return Math.max(0, avail);
+}
+
+/** x86 direct map: 4 KiB pages for the first 2 MiB and unaligned range ends, 2 MiB pages elsewhere. */
+function directMap(k: Kernel): [number, number] {
+  let small = 0;
+  let large = 0;
+  const M2 = 2 * 2 ** 20;
+  for (const r of k.layout.memblock.memory) {
+    const start = Math.max(r.start, 0);
+    const a = Math.max(Math.ceil(start / M2) * M2, M2);
+    const b = Math.floor(r.end / M2) * M2;
+    if (b > a) {
+      large += b - a;
+      small += a - start + (r.end - b);
+    } else small += r.end - start;
+  }
+  // init_memory_mapping maps the whole ISA range (first MiB) with 4 KiB pages.
+  small +=
+    0x100000 -
+    k.layout.memblock.memory
+      .filter((r) => r.start < 0x100000)
+      .reduce((n, r) => n + Math.min(r.end, 0x100000) - r.start, 0);
+  return [small / 1024, large / 1024];
+}
+
+export function meminfo(k: Kernel): string {
+  const zones = k.populatedZones();
+  let total = 0;
+  let free = 0;
+  for (const z of zones) {
+    total += z.managed;
+    free += z.freePages;
+  }
+  const percpu = k.cpus * k.profile.percpuPagesPerCpu * 4;
+  const [dm4k, dm2m] = directMap(k);
+  let s = "";
+  s += line("MemTotal", total * 4);
+  s += line("MemFree", free * 4);
+  s += line("MemAvailable", memAvailable(k) * 4);
+  for (const key of [
+    "Buffers",
+    "Cached",
+    "SwapCached",
+    "Active",
+    "Inactive",
+    "Active(anon)",
+    "Inactive(anon)",
+    "Active(file)",
+    "Inactive(file)",
+    "Unevictable",
+    "Mlocked",
+    "SwapTotal",
+    "SwapFree",
+    "Dirty",
+    "Writeback",
+    "AnonPages",
+    "Mapped",
+    "Shmem",
+    "KReclaimable",
+    "Slab",
+    "SReclaimable",
+    "SUnreclaim",
+    "KernelStack",
+    "PageTables",
+    "NFS_Unstable",
+    "Bounce",
+    "WritebackTmp",
+  ])
+    s += line(key, 0);
+  s += line("CommitLimit", Math.floor((total * 50) / 100) * 4);
+  s += line("Committed_AS", 0);
+  s += line("VmallocTotal", VMALLOC_TOTAL_KB);
+  s += line("VmallocUsed", 0);
+  s += line("VmallocChunk", 0);
+  s += line("Percpu", percpu);
+  s += `HardwareCorrupted: ${String(0).padStart(5, " ")} kB\n`;
+  for (const key of [
+    "AnonHugePages",
+    "ShmemHugePages",
+    "ShmemPmdMapped",
+    "FileHugePages",
+    "FilePmdMapped",
+    "CmaTotal",
+    "CmaFree",
+  ])
+    s += line(key, 0);
+  for (const key of ["HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"])
+    s += `${`${key}:`.padEnd(16, " ")}   ${String(0).padStart(5, " ")}\n`;
+  s += line("Hugepagesize", 2048);
+  s += line("Hugetlb", 0);
+  s += line("DirectMap4k", dm4k);
+  s += line("DirectMap2M", dm2m);
+  return s;
+}

@@ -1,0 +1,208 @@
+// The kernel around the allocators: printk, taint, `current`, WARN/BUG/Oops splats with their 5.4 layout,
+// and what a report does to the caller (kernel/panic.c, lib/bug.c, arch/x86/kernel/dumpstack.c).
+import { Clock } from "./clock.ts";
+import type { Cmdline } from "./cmdline.ts";
+import { KernelBug, KernelOops, KernelPanic } from "./errors.ts";
+import { KERN_WARNING, LogBuffer, MESSAGE_LOGLEVEL_DEFAULT, parseLevel } from "./printk.ts";
+import type { Profile } from "./profile.ts";
+import { callerFrames, type Frame, formatFrame, kframe } from "./stacktrace.ts";
+import { TAINT_DIE, TAINT_WARN, taintString } from "./taint.ts";
+import { type PrintfContext, vsprintf } from "./vsprintf.ts";
+
+export interface Task {
+  readonly pid: number;
+  readonly comm: string;
+}
+
+export const CUT_HERE = "------------[ cut here ]------------";
+
+/** Tail of every call trace that starts in a module's init or exit (the syscall path into it). */
+const INIT_TAIL = [
+  "do_one_initcall",
+  "do_init_module",
+  "load_module",
+  "__do_sys_finit_module",
+  "__x64_sys_finit_module",
+  "do_syscall_64",
+  "entry_SYSCALL_64_after_hwframe",
+];
+const EXIT_TAIL = ["__x64_sys_delete_module", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"];
+
+export class Core {
+  readonly clock = new Clock();
+  readonly log = new LogBuffer(this.clock);
+  taint = 0;
+  current: Task = { pid: 1, comm: "init" };
+  /** Name of the module whose init/exit is running, and which of the two. */
+  moduleCall: { name: string; phase: "init" | "exit" } | null = null;
+  /** Loaded modules, most recent first ("Modules linked in:" order), and their load state. */
+  readonly modules: { name: string; state: "live" | "coming" | "going" }[] = [];
+  readonly panicOnWarn: boolean;
+  private readonly warned = new Set<string>();
+  private lockDebugOn = true;
+  private dieCounter = 0;
+  private readonly traceId: string;
+  private nextPid = 1200;
+  readonly printfCtx: PrintfContext;
+  /** The CPU reports name (smp_processor_id), supplied by the page allocator. */
+  cpuId: () => number = () => 0;
+
+  constructor(
+    readonly profile: Profile,
+    readonly cmdline: Cmdline,
+    readonly seed: number,
+  ) {
+    this.panicOnWarn = cmdline.get("panic_on_warn") === "1";
+    const key = seed >>> 0;
+    this.printfCtx = {
+      kptrRestrict: 0,
+      // ptr_to_id(): a keyed hash of the pointer, low 32 bits shown (siphash in Linux).
+      hashPointer: (addr: number) => {
+        let h = Math.imul(key ^ 0x9e3779b9, 0x85ebca6b);
+        h = Math.imul(h ^ (addr >>> 0), 0xc2b2ae35);
+        h = Math.imul(h ^ Math.floor(addr / 2 ** 32), 0x27d4eb2f);
+        h ^= h >>> 15;
+        return (h >>> 0).toString(16).padStart(16, "0");
+      },
+    };
+    this.traceId = (BigInt(Math.imul(key, 2654435761) >>> 0) * 0x100000001n).toString(16).padStart(16, "0");
+  }
+
+  /** printk(fmt, ...args) with the kernel's format specifiers and an optional KERN_<level> prefix. */
+  printk(fmt: string, ...args: unknown[]): void {
+    const { level, cont, body } = parseLevel(fmt);
+    this.log.emit(level, vsprintf(body, args, this.printfCtx), cont);
+  }
+
+  /** Log already-formatted lines at a level. */
+  lines(level: number, text: string): void {
+    this.log.emit(level, text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  newTask(comm: string): Task {
+    return { pid: this.nextPid++, comm };
+  }
+
+  addTaint(flag: number, lockdepUnreliable: boolean): void {
+    if (lockdepUnreliable && this.lockDebugOn) {
+      this.lockDebugOn = false;
+      this.lines(KERN_WARNING, "Disabling lock debugging due to kernel taint");
+    }
+    this.taint |= 1 << flag;
+  }
+
+  taintText(): string {
+    return taintString(this.taint);
+  }
+
+  cpuLine(): string {
+    const p = this.profile;
+    return `CPU: ${this.cpuId()} PID: ${this.current.pid} Comm: ${this.current.comm.slice(0, 20)} ${this.taintText()} ${p.release} ${p.version}`;
+  }
+
+  modulesLine(): string {
+    let s = "Modules linked in:";
+    for (const m of this.modules)
+      s += ` ${m.name}(O${m.state === "coming" ? "+" : m.state === "going" ? "-" : ""})`;
+    return s;
+  }
+
+  /** The call trace below a kernel function: its callers in the module (or library user), then the syscall path. */
+  traceFrames(kernelFrames: readonly string[]): Frame[] {
+    const out = kernelFrames.map(kframe);
+    out.push(...callerFrames(this.moduleCall?.name));
+    if (this.moduleCall) out.push(...(this.moduleCall.phase === "init" ? INIT_TAIL : EXIT_TAIL).map(kframe));
+    return out;
+  }
+
+  private callTrace(frames: readonly Frame[]): string {
+    return `Call Trace:\n${frames.map(formatFrame).join("\n")}`;
+  }
+
+  /** dump_stack(): CPU line, hardware name, call trace starting at dump_stack itself. */
+  dumpStack(kernelFrames: readonly string[]): void {
+    const frames = this.traceFrames(["dump_stack", ...kernelFrames]);
+    this.lines(
+      MESSAGE_LOGLEVEL_DEFAULT,
+      `${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\n${this.callTrace(frames)}`,
+    );
+  }
+
+  private endTrace(): string {
+    return `---[ end trace ${this.traceId} ]---`;
+  }
+
+  /** WARN() at file:line in `fn` (which is then the RIP); `kernelFrames` are fn's callers inside the kernel. */
+  warn(file: string, line: number, fn: string, kernelFrames: readonly string[] = []): void {
+    const rip = formatFrame(kframe(fn)).trim();
+    const frames = this.traceFrames(kernelFrames);
+    this.lines(
+      KERN_WARNING,
+      `${CUT_HERE}\nWARNING: CPU: ${this.cpuId()} PID: ${this.current.pid} at ${file}:${line} ${rip}\n${this.modulesLine()}\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames)}\n${this.endTrace()}`,
+    );
+    this.addTaint(TAINT_WARN, false);
+    if (this.panicOnWarn) this.panic("panic_on_warn set ...");
+  }
+
+  /** WARN_ON_ONCE(): one splat per site per boot. Returns true when it fired now. */
+  warnOnce(
+    key: string,
+    file: string,
+    line: number,
+    fn: string,
+    kernelFrames: readonly string[] = [],
+  ): boolean {
+    if (this.warned.has(key)) return false;
+    this.warned.add(key);
+    this.warn(file, line, fn, kernelFrames);
+    return true;
+  }
+
+  /** BUG() at file:line: the "invalid opcode" die; ends the current module call. */
+  bug(file: string, line: number, fn: string, kernelFrames: readonly string[] = []): void {
+    const rip = formatFrame(kframe(fn)).trim();
+    this.lines(
+      MESSAGE_LOGLEVEL_DEFAULT,
+      `${CUT_HERE}\nkernel BUG at ${file}:${line}!\ninvalid opcode: 0000 [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(this.traceFrames(kernelFrames))}\n${this.modulesLine()}\n${this.endTrace()}`,
+    );
+    this.addTaint(TAINT_DIE, true);
+    this.afterFatal(new KernelBug(`kernel BUG at ${file}:${line}!`));
+  }
+
+  /**
+   * A page fault on a bad kernel address: the Oops of 5.4's no_context path. `mustThrow` for accesses that
+   * cannot return (a read has no value to give); otherwise it ends only a module call, like BUG.
+   */
+  oops(addr: string, write: boolean, notPresent: boolean, fn: string, mustThrow: boolean): void {
+    const isNull = BigInt(`0x${addr}`) < 4096n;
+    const err = (write ? 2 : 0) | (notPresent ? 0 : 1);
+    const head = isNull
+      ? `BUG: kernel NULL pointer dereference, address: ${addr}`
+      : `BUG: unable to handle page fault for address: ${addr}`;
+    const frames = this.traceFrames([]);
+    const rip = frames.length > 0 ? formatFrame(frames[0]!).trim() : formatFrame(kframe(fn)).trim();
+    this.lines(
+      MESSAGE_LOGLEVEL_DEFAULT,
+      `${head}\n#PF: supervisor ${write ? "write" : "read"} access in kernel mode\n#PF: error_code(0x${err.toString(16).padStart(4, "0")}) - ${notPresent ? "not-present page" : "permissions violation"}\nPGD 0 P4D 0 \nOops: ${err.toString(16).padStart(4, "0")} [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames.slice(1))}\n${this.modulesLine()}\nCR2: ${addr}\n${this.endTrace()}`,
+    );
+    this.addTaint(TAINT_DIE, true);
+    if (this.panicOnWarn) this.panic("Fatal exception");
+    if (mustThrow || this.moduleCall) throw new KernelOops(head);
+  }
+
+  /** A non-fatal report (bad page, warn_alloc...): only panic_on_warn makes it throw. */
+  afterReport(): void {
+    if (this.panicOnWarn) this.panic("panic_on_warn set ...");
+  }
+
+  /** BUG kills the module call; outside a module the refusal is the only effect, unless panic_on_warn. */
+  private afterFatal(e: KernelBug): void {
+    if (this.panicOnWarn) this.panic("Fatal exception");
+    if (this.moduleCall) throw e;
+  }
+
+  panic(reason: string): never {
+    this.lines(0, `Kernel panic - not syncing: ${reason}`);
+    throw new KernelPanic(reason);
+  }
+}

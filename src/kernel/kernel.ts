@@ -1,0 +1,512 @@
+// The booted machine: one object whose methods are the kernel's functions, with the kernel's names and
+// argument order (the public API contract in DESIGN.md). Each method is a thin door into mm/, fs/ and
+// kernel/; the allocator logic lives there.
+import {
+  PAGE_OFFSET,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  START_KERNEL_MAP,
+  STRUCT_PAGE_SIZE,
+  VMEMMAP_START,
+} from "../arch/x86/layout.ts";
+import { procCat, procEcho } from "../fs/proc/index.ts";
+import { MemoryAccess } from "../mm/access.ts";
+import { checkKernel, orphanedPages } from "../mm/check.ts";
+import { BadPageReporter, pageHandle } from "../mm/debug.ts";
+import * as G from "../mm/gfp.ts";
+import { type Backing, PhysMem } from "../mm/memory.ts";
+import { freeAllBootmem, type MemLayout, setupMemory } from "../mm/mm_init.ts";
+import { MIGRATE_MOVABLE, MIGRATE_TYPES, type PgData, type Zone } from "../mm/mmzone.ts";
+import { NIL, type PageArrays, S_HEAD } from "../mm/page.ts";
+import { PageAllocator } from "../mm/page_alloc.ts";
+import { PageApi } from "../mm/page_api.ts";
+import { type MemStats, WarnAlloc } from "../mm/show_mem.ts";
+import {
+  calcMinFreeKbytes,
+  calcTotalreserve,
+  nrFreeBufferPages,
+  setPcpBatch,
+  setupLowmemReserve,
+  setupPerZoneWmarks,
+  type WatermarkState,
+  zoneBatchsize,
+} from "../mm/watermark.ts";
+import { buildZonelists } from "../mm/zonelist.ts";
+import { type Cmdline, memparse, parseCmdline } from "./cmdline.ts";
+import { Core, type Task } from "./core.ts";
+import { type InsmodResult, type KernelModule, type ModuleParams, Modules } from "./module.ts";
+import { KERN, KERN_INFO, KERN_NOTICE, KERN_WARNING } from "./printk.ts";
+import { PROFILES, type Profile, type ProfileName } from "./profile.ts";
+
+export interface BootOptions {
+  /** RAM size: bytes, or "512M", "4G"... (default "1G"). */
+  mem?: number | string;
+  /** NUMA nodes; memory is split evenly (default 1). */
+  nodes?: number;
+  /** CPUs, each with its own per-CPU page lists in every zone (default 2). */
+  cpus?: number;
+  profile?: ProfileName;
+  /** Kernel command line, e.g. "kernelcore=512M panic_on_warn=1". */
+  cmdline?: string;
+  /** "memory" keeps real bytes; "none" simulates metadata only (for machines larger than this host). */
+  backing?: Backing;
+  /** Seed for anything random (pointer hashing). */
+  seed?: number;
+}
+
+export class Kernel {
+  readonly core: Core;
+  readonly profile: Profile;
+  readonly cmdline: Cmdline;
+  readonly cpus: number;
+  readonly layout: MemLayout;
+  readonly pages: PageArrays;
+  readonly nodes: PgData[];
+  /** Zones by global id (node * MAX_NR_ZONES + index). */
+  readonly zones: Zone[];
+  readonly phys: PhysMem;
+  readonly alloc: PageAllocator;
+  readonly api: PageApi;
+  readonly badPage: BadPageReporter;
+  readonly wm: WatermarkState;
+  readonly modules: Modules;
+  private readonly memAccess: MemoryAccess;
+  private readonly warnAllocReporter: WarnAlloc;
+
+  constructor(opts: BootOptions = {}) {
+    const profile = PROFILES[opts.profile ?? "5.4"];
+    if (!profile) throw new RangeError(`unknown profile ${opts.profile}`);
+    this.profile = profile;
+    const ram = memparse(opts.mem ?? "1G");
+    const nodes = opts.nodes ?? 1;
+    const cpus = opts.cpus ?? 2;
+    if (!Number.isInteger(nodes) || nodes < 1 || nodes > 51) throw new RangeError("nodes must be 1..51");
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 256) throw new RangeError("cpus must be 1..256");
+    if (ram < 64 * 2 ** 20 || ram / nodes < 128 * 2 ** 20)
+      throw new RangeError("mem must be at least 64M, and 128M per node");
+    this.cpus = cpus;
+    const cmd = opts.cmdline ?? "";
+    this.cmdline = parseCmdline(cmd);
+    const core = new Core(profile, this.cmdline, opts.seed ?? 0x6b6d656d);
+    this.core = core;
+
+    core.log.clockRunning = false;
+    core.lines(
+      KERN_NOTICE,
+      `Linux version ${profile.release} (kmem@kmem) (gcc version 9.3.0 (Ubuntu 9.3.0-17ubuntu1~20.04)) ${profile.version} SMP`,
+    );
+    core.lines(KERN_INFO, `Command line: ${cmd}`);
+    const L = setupMemory(core, ram, nodes, cpus);
+    this.layout = L;
+    this.pages = L.pages;
+    this.nodes = L.nodes;
+    this.zones = L.zones;
+    this.phys = new PhysMem(L.maxPfn * PAGE_SIZE, opts.backing ?? "memory");
+    this.warnAllocReporter = new WarnAlloc(core);
+    this.alloc = new PageAllocator(
+      L.pages,
+      L.nodes,
+      L.zones,
+      cpus,
+      profile.maxOrder,
+      profile.pageblockOrder,
+      {
+        warnOnce: (key, file, line, fn) => core.warnOnce(key, file, line, fn),
+        warnAlloc: (gfp, order) => this.warnAllocReporter.report(gfp, order, [], this.memStats()),
+        zeroPages: (pfn, nr) => this.phys.fill(pfn * PAGE_SIZE, 0, nr * PAGE_SIZE),
+      },
+    );
+    core.cpuId = () => this.alloc.cpu;
+    this.alloc.buddy.pageblockMt.fill(MIGRATE_MOVABLE);
+    this.badPage = new BadPageReporter(core, L.pages);
+    this.api = new PageApi(core, L.pages, this.alloc, this.badPage, L.maxPfn);
+    this.memAccess = new MemoryAccess(core, this.phys, L.maxPfn * PAGE_SIZE);
+    this.modules = new Modules(this);
+
+    // build_all_zonelists(): zonelists, then the page-cache estimate that decides mobility grouping.
+    core.lines(
+      KERN_INFO,
+      `percpu: Embedded ${profile.percpuPagesPerCpu} pages/cpu s${profile.percpuPagesPerCpu * 4096 - 57344} r8192 d28672 u262144`,
+    );
+    buildZonelists(L.nodes);
+    const populated = L.zones.filter((z) => z?.populated);
+    const totalPages =
+      nrFreeBufferPages(populated) + populated.filter((z) => z.idx === 3).reduce((a, z) => a + z.managed, 0);
+    const grouping = totalPages >= (1 << profile.pageblockOrder) * MIGRATE_TYPES;
+    this.alloc.buddy.groupingDisabled = !grouping;
+    core.lines(
+      KERN_INFO,
+      `Built ${nodes} zonelists, mobility grouping ${grouping ? "on" : "off"}.  Total pages: ${totalPages}`,
+    );
+    const policy = populated.some((z) => z.idx === 2) ? "Normal" : "DMA32";
+    core.lines(KERN_INFO, `Policy zone: ${policy}`);
+    core.lines(KERN_NOTICE, `Kernel command line: ${cmd}`);
+
+    // mem_init(): memblock_free_all, then the "Memory:" line.
+    freeAllBootmem(L, this.alloc, profile.maxOrder);
+    let managed = 0;
+    for (const z of populated) managed += z.managed;
+    const img = profile.image;
+    core.lines(
+      KERN_INFO,
+      `Memory: ${managed * 4}K/${L.totalPresent * 4}K available (${img.code}K kernel code, ${img.rwdata}K rwdata, ${img.rodata}K rodata, ${img.init}K init, ${img.bss}K bss, ${(L.totalPresent - managed) * 4}K reserved, 0K cma-reserved)`,
+    );
+    core.log.clockRunning = true;
+
+    // setup_per_cpu_pageset(), then init_per_zone_wmark_min() (a core_initcall).
+    for (const z of populated) setPcpBatch(z, zoneBatchsize(z.managed));
+    this.wm = {
+      minFreeKbytes: 0,
+      userMinFreeKbytes: -1,
+      watermarkScaleFactor: 10,
+      lowmemReserveRatio: [...profile.lowmemReserveRatio],
+      totalreservePages: 0,
+    };
+    this.initPerZoneWmarkMin();
+
+    // free_initmem(): the image's init sections go back page by page, through the per-CPU lists.
+    core.clock.ns = Math.max(core.clock.ns, 1_000_000_000);
+    for (let a = L.initRange.start; a < L.initRange.end; a += PAGE_SIZE) {
+      const pfn = a / PAGE_SIZE;
+      this.pages.state[pfn] = 0;
+      this.pages.refcount[pfn] = 0;
+      this.alloc.zoneOf(pfn).managed++;
+      this.alloc.freeUnrefPage(pfn);
+    }
+    core.lines(KERN_INFO, `Freeing unused kernel image memory: ${img.init}K`);
+    core.lines(KERN_INFO, "Run /init as init process");
+    this.alloc.pgfree = 0;
+  }
+
+  /** init_per_zone_wmark_min() followed by the watermark, reserve and totalreserve setup. */
+  initPerZoneWmarkMin(): void {
+    const zs = this.populatedZones();
+    const v = calcMinFreeKbytes(nrFreeBufferPages(zs), this.profile.minFreeKbytesMax);
+    if (v > this.wm.userMinFreeKbytes) this.wm.minFreeKbytes = v;
+    else
+      this.core.lines(
+        KERN_WARNING,
+        `min_free_kbytes is not updated to ${v} because user defined value ${this.wm.userMinFreeKbytes} is preferred`,
+      );
+    this.recalcWatermarks();
+  }
+
+  recalcWatermarks(): void {
+    setupPerZoneWmarks(this.populatedZones(), this.wm);
+    setupLowmemReserve(this.nodes, this.wm.lowmemReserveRatio);
+    this.wm.totalreservePages = calcTotalreserve(this.nodes);
+  }
+
+  populatedZones(): Zone[] {
+    return this.zones.filter((z) => z?.populated);
+  }
+
+  memStats(): MemStats {
+    return {
+      nodes: this.nodes,
+      zones: this.zones,
+      cpu: this.alloc.cpu,
+      migrateLetters: this.profile.migrateLetters,
+    };
+  }
+
+  // ---- CPU and task ------------------------------------------------------------------------------
+
+  /** Choose the CPU the next calls run on (its per-CPU lists, its node). */
+  setCpu(cpu: number): void {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus)
+      throw new RangeError(`no CPU ${cpu} (cpus: ${this.cpus})`);
+    this.alloc.cpu = cpu;
+  }
+
+  get cpu(): number {
+    return this.alloc.cpu;
+  }
+
+  /** numa_node_id() of the current CPU. */
+  numa_node_id(): number {
+    return this.alloc.cpuNode[this.alloc.cpu]!;
+  }
+
+  get current(): Task {
+    return this.core.current;
+  }
+
+  // ---- page allocator --------------------------------------------------------------------------
+
+  alloc_pages(gfp_mask: number, order: number): number | null {
+    const pfn = this.api.allocPfn(gfp_mask, order, this.api.localNode(), "alloc_pages_current");
+    return pfn === NIL ? null : pageHandle(pfn);
+  }
+
+  alloc_page(gfp_mask: number): number | null {
+    return this.alloc_pages(gfp_mask, 0);
+  }
+
+  alloc_pages_node(nid: number, gfp_mask: number, order: number): number | null {
+    const pfn = this.api.allocPagesNode(nid, gfp_mask, order, "__alloc_pages_node");
+    return pfn === NIL ? null : pageHandle(pfn);
+  }
+
+  __get_free_pages(gfp_mask: number, order: number): number {
+    const pfn = this.api.allocPfn(
+      PageApi.gfp(gfp_mask, "__get_free_pages") & ~G.__GFP_HIGHMEM,
+      order,
+      this.api.localNode(),
+      "__get_free_pages",
+    );
+    return pfn === NIL ? 0 : PAGE_OFFSET + pfn * PAGE_SIZE;
+  }
+
+  __get_free_page(gfp_mask: number): number {
+    return this.__get_free_pages(gfp_mask, 0);
+  }
+
+  get_zeroed_page(gfp_mask: number): number {
+    return this.__get_free_pages(PageApi.gfp(gfp_mask, "get_zeroed_page") | G.__GFP_ZERO, 0);
+  }
+
+  __get_dma_pages(gfp_mask: number, order: number): number {
+    return this.__get_free_pages(PageApi.gfp(gfp_mask, "__get_dma_pages") | G.GFP_DMA, order);
+  }
+
+  __free_pages(page: number, order: number): void {
+    const pfn = this.api.pagePfn(page, "__free_pages");
+    if (pfn !== NIL) this.api.freePages(pfn, order, "__free_pages");
+  }
+
+  __free_page(page: number): void {
+    this.__free_pages(page, 0);
+  }
+
+  free_pages(addr: number, order: number): void {
+    if (addr === 0) return;
+    const pfn = this.api.addrPfn(addr, "free_pages");
+    if (pfn !== NIL) this.api.freePages(pfn, order, "free_pages");
+  }
+
+  free_page(addr: number): void {
+    this.free_pages(addr, 0);
+  }
+
+  /** alloc_pages_exact(): 2^get_order(size) pages, split, the tail past PAGE_ALIGN(size) freed. */
+  alloc_pages_exact(size: number, gfp_mask: number): number {
+    if (!Number.isInteger(size) || size < 0) throw new TypeError(`alloc_pages_exact: bad size ${size}`);
+    let gfp = PageApi.gfp(gfp_mask, "alloc_pages_exact");
+    if (gfp & G.__GFP_COMP) {
+      this.core.warnOnce("exact_comp", "mm/page_alloc.c", 4947, "alloc_pages_exact");
+      gfp &= ~G.__GFP_COMP;
+    }
+    const order = this.get_order(size);
+    const addr = this.__get_free_pages(gfp, order);
+    if (addr === 0) return 0;
+    const pfn = (addr - PAGE_OFFSET) / PAGE_SIZE;
+    this.api.splitPage(pfn, order, "make_alloc_exact");
+    const used = Math.ceil(size / PAGE_SIZE);
+    for (let i = used; i < 1 << order; i++) this.free_page(addr + i * PAGE_SIZE);
+    return addr;
+  }
+
+  free_pages_exact(virt: number, size: number): void {
+    if (!Number.isInteger(size) || size < 0) throw new TypeError(`free_pages_exact: bad size ${size}`);
+    const end = virt + Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    for (let a = virt; a < end; a += PAGE_SIZE) this.free_page(a);
+  }
+
+  split_page(page: number, order: number): void {
+    const pfn = this.api.pagePfn(page, "split_page");
+    if (pfn !== NIL) this.api.splitPage(pfn, order, "split_page");
+  }
+
+  get_page(page: number): void {
+    const pfn = this.api.pagePfn(page, "get_page");
+    if (pfn !== NIL) this.api.getPage(pfn, "get_page");
+  }
+
+  put_page(page: number): void {
+    const pfn = this.api.pagePfn(page, "put_page");
+    if (pfn !== NIL) this.api.putPage(pfn, "put_page");
+  }
+
+  page_ref_count(page: number): number {
+    const pfn = this.api.pagePfn(page, "page_ref_count");
+    return pfn === NIL ? 0 : this.pages.refcount[pfn]!;
+  }
+
+  /** compound_order(): the order of a compound head, 0 for any other page. */
+  compound_order(page: number): number {
+    const pfn = this.api.pagePfn(page, "compound_order");
+    return pfn !== NIL && this.pages.state[pfn]! & S_HEAD ? this.pages.order[pfn]! : 0;
+  }
+
+  /** compound_head(): the head page of a compound page (the page itself otherwise). */
+  compound_head(page: number): number {
+    const pfn = this.api.pagePfn(page, "compound_head");
+    return pfn === NIL ? page : pageHandle(this.alloc.compoundHead(pfn));
+  }
+
+  // ---- address conversions (pure arithmetic, as in the kernel) ---------------------------------
+
+  page_address(page: number): number {
+    return PAGE_OFFSET + ((page - VMEMMAP_START) / STRUCT_PAGE_SIZE) * PAGE_SIZE;
+  }
+
+  virt_to_page(addr: number): number {
+    return VMEMMAP_START + Math.floor(this.__pa(addr) / PAGE_SIZE) * STRUCT_PAGE_SIZE;
+  }
+
+  page_to_pfn(page: number): number {
+    return (page - VMEMMAP_START) / STRUCT_PAGE_SIZE;
+  }
+
+  pfn_to_page(pfn: number): number {
+    return VMEMMAP_START + pfn * STRUCT_PAGE_SIZE;
+  }
+
+  /** __pa(): kernel-image addresses translate through __START_KERNEL_map, the rest through PAGE_OFFSET. */
+  __pa(addr: number): number {
+    return addr >= START_KERNEL_MAP ? addr - START_KERNEL_MAP : addr - PAGE_OFFSET;
+  }
+
+  virt_to_phys(addr: number): number {
+    return this.__pa(addr);
+  }
+
+  phys_to_virt(phys: number): number {
+    return phys + PAGE_OFFSET;
+  }
+
+  virt_addr_valid(addr: number): boolean {
+    return this.api.virtAddrValid(addr);
+  }
+
+  pfn_valid(pfn: number): boolean {
+    return Number.isInteger(pfn) && pfn >= 0 && pfn < this.layout.maxPfn;
+  }
+
+  /** get_order(): the smallest order whose block holds `size` bytes (get_order(0) is 52 on 64-bit). */
+  get_order(size: number): number {
+    if (size === 0) return 64 - PAGE_SHIFT;
+    const pages = Math.ceil(size / PAGE_SIZE);
+    return pages <= 1 ? 0 : Math.ceil(Math.log2(pages));
+  }
+
+  // ---- memory access ---------------------------------------------------------------------------
+
+  read8(addr: number): number {
+    return this.memAccess.read8(addr);
+  }
+  read16(addr: number): number {
+    return this.memAccess.read16(addr);
+  }
+  read32(addr: number): number {
+    return this.memAccess.read32(addr);
+  }
+  read64(addr: number): bigint {
+    return this.memAccess.read64(addr);
+  }
+  write8(addr: number, v: number): void {
+    this.memAccess.write8(addr, v);
+  }
+  write16(addr: number, v: number): void {
+    this.memAccess.write16(addr, v);
+  }
+  write32(addr: number, v: number): void {
+    this.memAccess.write32(addr, v);
+  }
+  write64(addr: number, v: bigint | number): void {
+    this.memAccess.write64(addr, BigInt(v));
+  }
+  memset(addr: number, c: number, n: number): number {
+    this.memAccess.memset(addr, c, n);
+    return addr;
+  }
+  memcpy(dst: number, src: number, n: number): number {
+    this.memAccess.memcpy(dst, src, n);
+    return dst;
+  }
+  readBytes(addr: number, n: number): Uint8Array {
+    return this.memAccess.readBytes(addr, n);
+  }
+  writeBytes(addr: number, bytes: Uint8Array): void {
+    this.memAccess.writeBytes(addr, bytes);
+  }
+
+  // ---- log -------------------------------------------------------------------------------------
+
+  printk(fmt: string, ...args: unknown[]): void {
+    this.core.printk(fmt, ...args);
+  }
+  pr_emerg(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.EMERG + fmt, ...args);
+  }
+  pr_alert(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.ALERT + fmt, ...args);
+  }
+  pr_crit(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.CRIT + fmt, ...args);
+  }
+  pr_err(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.ERR + fmt, ...args);
+  }
+  pr_warn(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.WARNING + fmt, ...args);
+  }
+  pr_notice(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.NOTICE + fmt, ...args);
+  }
+  pr_info(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.INFO + fmt, ...args);
+  }
+  /** The book's modules build with -DDEBUG, so pr_debug output is logged. */
+  pr_debug(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.DEBUG + fmt, ...args);
+  }
+  pr_cont(fmt: string, ...args: unknown[]): void {
+    this.core.printk(KERN.CONT + fmt, ...args);
+  }
+
+  /** The kernel log with timestamps; `from` is a position from logMark(). */
+  dmesg(from = 0): string {
+    return this.core.log.dump(from);
+  }
+
+  /** A position in the log, for reading only what came after it. */
+  logMark(): number {
+    this.core.log.dump(this.core.log.records.length);
+    return this.core.log.records.length;
+  }
+
+  /** msleep(): the virtual clock moves on. */
+  msleep(ms: number): void {
+    this.core.clock.advance(ms * 1_000_000);
+  }
+
+  // ---- files, modules, checks ------------------------------------------------------------------
+
+  cat(path: string): string {
+    return procCat(this, path);
+  }
+
+  echo(value: string | number, path: string): void {
+    procEcho(this, String(value), path);
+  }
+
+  insmod(module: KernelModule, params: ModuleParams = {}): InsmodResult {
+    return this.modules.insmod(module, params);
+  }
+
+  rmmod(name: string): InsmodResult {
+    return this.modules.rmmod(name);
+  }
+
+  /** Walk every structure; the list of inconsistencies (empty when sound). */
+  check(): string[] {
+    return checkKernel(this);
+  }
+
+  /** Allocated pages nobody can free any more (the 5.4 non-compound __free_pages leak), as pfns. */
+  leakedPages(): number[] {
+    return orphanedPages(this);
+  }
+}

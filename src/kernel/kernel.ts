@@ -111,7 +111,7 @@ export class Kernel {
       profile.maxOrder,
       profile.pageblockOrder,
       {
-        warnOnce: (key, file, line, fn) => core.warnOnce(key, file, line, fn),
+        warnOnce: (site, fn) => core.warnOnce(site, "mm/page_alloc.c", profile.lines[site], fn),
         warnAlloc: (gfp, order) => this.warnAllocReporter.report(gfp, order, [], this.memStats()),
         zeroPages: (pfn, nr) => this.phys.fill(pfn * PAGE_SIZE, 0, nr * PAGE_SIZE),
       },
@@ -294,7 +294,12 @@ export class Kernel {
     if (!Number.isInteger(size) || size < 0) throw new TypeError(`alloc_pages_exact: bad size ${size}`);
     let gfp = PageApi.gfp(gfp_mask, "alloc_pages_exact");
     if (gfp & G.__GFP_COMP) {
-      this.core.warnOnce("exact_comp", "mm/page_alloc.c", 4947, "alloc_pages_exact");
+      this.core.warnOnce(
+        "exact_comp",
+        "mm/page_alloc.c",
+        this.profile.lines.allocPagesExactComp,
+        "alloc_pages_exact",
+      );
       gfp &= ~G.__GFP_COMP;
     }
     const order = this.get_order(size);

@@ -26,8 +26,17 @@ export interface Profile {
   readonly lines: {
     readonly allocOrderWarn: number;
     readonly putPageTestzero: number;
+    readonly getPageOverflow: number;
     readonly freePagesVirtValid: number;
     readonly splitPageCompound: number;
+    readonly splitPageCount: number;
+    readonly freePagesPrepareCompound: number;
+    readonly gfpZoneBad: number;
+    readonly allocPagesNode: number;
+    readonly allocPagesExactComp: number;
+    readonly slowpathAtomicReclaim: number;
+    readonly nofailNoReclaim: number;
+    readonly nofailCostly: number;
   };
   readonly hardwareName: string;
   /** page->flags layout above the flag bits: node, zone and last_cpupid fields (SPARSEMEM_VMEMMAP). */
@@ -48,7 +57,23 @@ export const PROFILE_5_4: Profile = {
   lowmemReserveRatio: [256, 256, 32, 0, 0],
   image: { code: 14339, rwdata: 2401, rodata: 4792, init: 2720, bss: 5060 },
   percpuPagesPerCpu: 52,
-  lines: { allocOrderWarn: 4700, putPageTestzero: 593, freePagesVirtValid: 4779, splitPageCompound: 3181 },
+  // mm/page_alloc.c lines counted in upstream 5.4 (v5.4-rc4 tree, last change before the release);
+  // include/linux/mm.h and gfp.h lines from the nearest tree read (5.5), whose blocks 5.4 shares.
+  lines: {
+    allocOrderWarn: 4743,
+    putPageTestzero: 592,
+    getPageOverflow: 1001,
+    freePagesVirtValid: 4836,
+    splitPageCompound: 3129,
+    splitPageCount: 3130,
+    freePagesPrepareCompound: 1145,
+    gfpZoneBad: 448,
+    allocPagesNode: 492,
+    allocPagesExactComp: 4914,
+    slowpathAtomicReclaim: 4409,
+    nofailNoReclaim: 4588,
+    nofailCostly: 4594,
+  },
   pageFlagsLayout: { nodeShift: 54, zoneShift: 51, cpupidShift: 30, cpupidBits: 21 },
   hardwareName: "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.13.0-1ubuntu1 04/01/2014",
 };

@@ -83,17 +83,20 @@ function rawWords(core: Core, p: PageArrays, pfn: number): bigint[] {
   return w;
 }
 
-/** __dump_page(page, reason). */
+/**
+ * __dump_page(page, reason). In 5.4 the "flags:" line is printed only for anon, KSM or mapped pages
+ * (a regression fixed in 5.5 by "mm/debug.c: always print flags in dump_page()"); no page here has a
+ * mapping, so the dump is the page line, the raw words and the reason.
+ */
 export function dumpPage(core: Core, p: PageArrays, pfn: number, reason: string): void {
   const st = p.state[pfn]!;
   const mapcount = mapcountRaw(p, pfn) + 1;
   let line = `page:${hex16(pageHandle(pfn))} refcount:${p.refcount[pfn]} mapcount:${mapcount} mapping:0000000000000000 index:0x${p.mt[pfn]!.toString(16)}`;
   if (st & (S_HEAD | S_TAIL)) line += " compound_mapcount: 0";
-  const flags = pageFlagsWord(core, p, pfn);
   const w = rawWords(core, p, pfn);
   core.lines(
     KERN_WARNING,
-    `${line}\nflags: 0x${flags.toString(16)}(${formatPageFlags(flags)})\nraw: ${w.slice(0, 4).map(u64).join(" ")}\nraw: ${w.slice(4).map(u64).join(" ")}\npage dumped because: ${reason}`,
+    `${line}\nraw: ${w.slice(0, 4).map(u64).join(" ")}\nraw: ${w.slice(4).map(u64).join(" ")}\npage dumped because: ${reason}`,
   );
 }
 

@@ -40,8 +40,8 @@ export const PAGE_ALLOC_COSTLY_ORDER = 3;
 
 /** What the allocator asks of the kernel around it: reports and memory zeroing. */
 export interface AllocHooks {
-  /** WARN_ON_ONCE at a kernel site; returns after logging (once per key). */
-  warnOnce(key: string, file: string, line: number, fn: string): void;
+  /** WARN_ON_ONCE at a kernel site named in the profile's line table; logs once per site. */
+  warnOnce(site: "slowpathAtomicReclaim" | "nofailNoReclaim" | "nofailCostly", fn: string): void;
   /** warn_alloc(): "page allocation failure: order:%u" + stack + show_mem, rate limited. */
   warnAlloc(gfp: number, order: number): void;
   /** clear_highpage() on each page of the block. */
@@ -373,7 +373,7 @@ export class PageAllocator {
   private slowpath(gfp: number, order: number, mt: number, zonelist: Zone[], highIdx: number): number {
     const canDirectReclaim = (gfp & G.__GFP_DIRECT_RECLAIM) !== 0;
     if (gfp & G.__GFP_ATOMIC && canDirectReclaim) {
-      this.hooks.warnOnce("atomic_reclaim", "mm/page_alloc.c", 4600, "__alloc_pages_slowpath");
+      this.hooks.warnOnce("slowpathAtomicReclaim", "__alloc_pages_slowpath");
       gfp &= ~G.__GFP_ATOMIC;
     }
     // gfp_to_alloc_flags().
@@ -401,10 +401,9 @@ export class PageAllocator {
     }
     if (gfp & G.__GFP_NOFAIL) {
       if (!canDirectReclaim) {
-        this.hooks.warnOnce("nofail_noreclaim", "mm/page_alloc.c", 4760, "__alloc_pages_slowpath");
+        this.hooks.warnOnce("nofailNoReclaim", "__alloc_pages_slowpath");
       } else {
-        if (order > PAGE_ALLOC_COSTLY_ORDER)
-          this.hooks.warnOnce("nofail_costly", "mm/page_alloc.c", 4773, "__alloc_pages_slowpath");
+        if (order > PAGE_ALLOC_COSTLY_ORDER) this.hooks.warnOnce("nofailCostly", "__alloc_pages_slowpath");
         // __alloc_pages_cpuset_fallback(ALLOC_HARDER), then (as after OOM) no watermarks at all.
         pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, ALLOC_HARDER | ALLOC_WMARK_MIN);
         if (pfn === NIL) pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, ALLOC_NO_WATERMARKS);

@@ -3,7 +3,6 @@
 // kernel's report and a refusal (NULL, or nothing freed), and the allocator stays consistent.
 import { hex16, PAGE_OFFSET, PAGE_SIZE, STRUCT_PAGE_SIZE, VMEMMAP_START } from "../arch/x86/layout.ts";
 import type { Core } from "../kernel/core.ts";
-import { KERN_WARNING } from "../kernel/printk.ts";
 import { type BadPageReporter, dumpPage, pageHandle } from "./debug.ts";
 import * as G from "./gfp.ts";
 import { NIL, type PageArrays, S_ALLOC, S_HEAD, S_RESERVED, S_TAIL } from "./page.ts";
@@ -85,7 +84,9 @@ export class PageApi {
     }
     if (gfpZone(gfp) < 0) {
       // gfp_zone(): VM_BUG_ON((GFP_ZONE_BAD >> bit) & 1) for contradictory zone modifiers.
-      this.core.bug("include/linux/gfp.h", 437, "__alloc_pages_nodemask", [fn]);
+      this.core.bug("include/linux/gfp.h", this.core.profile.lines.gfpZoneBad, "__alloc_pages_nodemask", [
+        fn,
+      ]);
       return NIL;
     }
     return this.alloc.allocPages(gfp, order, nid);
@@ -96,7 +97,9 @@ export class PageApi {
     if (nid === -1) nid = this.alloc.cpuNode[this.alloc.cpu]!;
     if (nid < 0 || nid >= this.alloc.nodes.length) {
       // VM_BUG_ON(nid < 0 || nid >= MAX_NUMNODES) / NODE_DATA(nid) of an offline node.
-      this.core.bug("include/linux/gfp.h", 483, "__alloc_pages_node", [fn]);
+      this.core.bug("include/linux/gfp.h", this.core.profile.lines.allocPagesNode, "__alloc_pages_node", [
+        fn,
+      ]);
       return NIL;
     }
     return this.allocPfn(gfp, order, nid, fn);
@@ -206,13 +209,13 @@ export class PageApi {
   splitPage(pfn: number, order: number, fn: string): void {
     order = PageApi.order(order, fn);
     const p = this.p;
-    const line = this.core.profile.lines.splitPageCompound;
+    const lines = this.core.profile.lines;
     if (p.state[pfn]! & (S_HEAD | S_TAIL)) {
-      this.vmBugOnPage(pfn, "PageCompound(page)", "mm/page_alloc.c", line, fn);
+      this.vmBugOnPage(pfn, "PageCompound(page)", "mm/page_alloc.c", lines.splitPageCompound, fn);
       return;
     }
     if (p.refcount[pfn] === 0) {
-      this.vmBugOnPage(pfn, "!page_count(page)", "mm/page_alloc.c", line + 1, fn);
+      this.vmBugOnPage(pfn, "!page_count(page)", "mm/page_alloc.c", lines.splitPageCount, fn);
       return;
     }
     if (!(p.state[pfn]! & S_ALLOC) || p.order[pfn] !== order) {
@@ -259,10 +262,5 @@ export class PageApi {
 
   handle(pfn: number): number | null {
     return pfn === NIL ? null : pageHandle(pfn);
-  }
-
-  /** Log line for misuse with no kernel report of its own. */
-  note(text: string): void {
-    this.core.lines(KERN_WARNING, text);
   }
 }

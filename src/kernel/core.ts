@@ -163,29 +163,42 @@ export class Core {
     const rip = formatFrame(kframe(fn)).trim();
     this.lines(
       MESSAGE_LOGLEVEL_DEFAULT,
-      `${CUT_HERE}\nkernel BUG at ${file}:${line}!\ninvalid opcode: 0000 [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(this.traceFrames(kernelFrames))}\n${this.modulesLine()}\n${this.endTrace()}`,
+      `${CUT_HERE}\nkernel BUG at ${file}:${line}!\ninvalid opcode: 0000 [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(this.traceFrames(kernelFrames))}\n${this.modulesLine()}`,
     );
-    this.addTaint(TAINT_DIE, true);
+    this.oopsEnd();
     this.afterFatal(new KernelBug(`kernel BUG at ${file}:${line}!`));
   }
 
+  /** oops_end(): the die taint (and its lockdep note) comes before the end-of-trace marker. */
+  private oopsEnd(): void {
+    this.addTaint(TAINT_DIE, true);
+    this.lines(MESSAGE_LOGLEVEL_DEFAULT, this.endTrace());
+  }
+
   /**
-   * A page fault on a bad kernel address: the Oops of 5.4's no_context path. `mustThrow` for accesses that
-   * cannot return (a read has no value to give); otherwise it ends only a module call, like BUG.
+   * A page fault on a bad kernel address: the Oops of 5.4's no_context path. `fn` is the kernel function
+   * that faulted, or "" when the caller's own code made the access (then the RIP is the caller).
+   * `mustThrow` for accesses that cannot return (a read has no value to give); otherwise it ends only a
+   * module call, like BUG.
    */
-  oops(addr: string, write: boolean, notPresent: boolean, fn: string, mustThrow: boolean): void {
+  oops(addr: string, write: boolean, fn: string, mustThrow: boolean): void {
     const isNull = BigInt(`0x${addr}`) < 4096n;
-    const err = (write ? 2 : 0) | (notPresent ? 0 : 1);
+    const err = write ? 2 : 0;
     const head = isNull
       ? `BUG: kernel NULL pointer dereference, address: ${addr}`
       : `BUG: unable to handle page fault for address: ${addr}`;
-    const frames = this.traceFrames([]);
-    const rip = frames.length > 0 ? formatFrame(frames[0]!).trim() : formatFrame(kframe(fn)).trim();
+    let frames = this.traceFrames([]);
+    let rip: Frame;
+    if (fn === "" && frames.length > 0) {
+      rip = frames[0]!;
+      frames = frames.slice(1);
+    } else rip = kframe(fn || "0x0");
+    const code = err.toString(16).padStart(4, "0");
     this.lines(
       MESSAGE_LOGLEVEL_DEFAULT,
-      `${head}\n#PF: supervisor ${write ? "write" : "read"} access in kernel mode\n#PF: error_code(0x${err.toString(16).padStart(4, "0")}) - ${notPresent ? "not-present page" : "permissions violation"}\nPGD 0 P4D 0 \nOops: ${err.toString(16).padStart(4, "0")} [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames.slice(1))}\n${this.modulesLine()}\nCR2: ${addr}\n${this.endTrace()}`,
+      `${head}\n#PF: supervisor ${write ? "write" : "read"} access in kernel mode\n#PF: error_code(0x${code}) - not-present page\nPGD 0 P4D 0 \nOops: ${code} [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${formatFrame(rip).trim()}\n${this.callTrace(frames)}\n${this.modulesLine()}\nCR2: ${addr}`,
     );
-    this.addTaint(TAINT_DIE, true);
+    this.oopsEnd();
     if (this.panicOnWarn) this.panic("Fatal exception");
     if (mustThrow || this.moduleCall) throw new KernelOops(head);
   }

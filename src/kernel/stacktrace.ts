@@ -39,7 +39,10 @@ export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
     if (!m) continue;
     const file = m[2]!.startsWith("file://") ? fileURLToPath(m[2]!) : m[2]!;
     if (file.startsWith(ENGINE_DIR) || file.startsWith("node:") || file.includes("node_modules")) continue;
-    const name = (m[1] ?? "").replace(/^Object\.|^Module\./, "").replace(/^.*\./, "") || "0x0";
+    // Top-level code has no function name: use the file's base name, as a symbol would be.
+    const base = file.replace(/^.*[\\/]/, "").replace(/\.[cm]?[jt]s$/, "");
+    const raw = (m[1] ?? "").replace(/^Object\.|^Module\./, "").replace(/^.*\./, "");
+    const name = raw === "" || raw === "<anonymous>" ? base : raw;
     const lineNo = Number(m[3]);
     const f = kframe(name);
     out.push({ fn: name, off: lineNo, size: Math.max(f.size, lineNo + 1), mod });

@@ -12,7 +12,7 @@ export class MemoryAccess {
     private readonly physEnd: number,
   ) {}
 
-  /** The physical address of [addr, addr+n), or -1 after the fault report. */
+  /** The physical address of [addr, addr+n); a fault reports and throws. */
   private phys(addr: number, n: number, write: boolean, fn: string): number {
     const phys = addr - PAGE_OFFSET;
     if (phys >= 0 && phys + n <= this.physEnd && Number.isInteger(addr)) return phys;
@@ -20,7 +20,7 @@ export class MemoryAccess {
       throw new TypeError(`${fn}: address must be a number`);
     // The first byte that is not mapped is the one the CPU reports.
     const bad = phys >= 0 && phys < this.physEnd ? PAGE_OFFSET + this.physEnd : addr;
-    this.core.oops(hex16(Math.max(0, Math.floor(bad))), write, true, fn, true);
+    this.core.oops(hex16(Math.max(0, Math.floor(bad))), write, "", true);
     return -1;
   }
 

@@ -30,13 +30,13 @@ export class PageApi {
   /** The pfn of a struct page pointer, or NIL after an Oops report for a pointer outside the memmap. */
   pagePfn(page: number | null, fn: string): number {
     if (typeof page !== "number") {
-      if (page === null) this.core.oops(hex16(REFCOUNT_OFFSET), false, true, fn, false);
+      if (page === null) this.core.oops(hex16(REFCOUNT_OFFSET), false, fn, false);
       else throw new TypeError(`${fn}: page must be a struct page pointer (number), got ${typeof page}`);
       return NIL;
     }
     const pfn = (page - VMEMMAP_START) / STRUCT_PAGE_SIZE;
     if (Number.isInteger(pfn) && pfn >= 0 && pfn < this.maxPfn) return pfn;
-    this.core.oops(hex16(page + REFCOUNT_OFFSET), false, true, fn, false);
+    this.core.oops(hex16(page + REFCOUNT_OFFSET), false, fn, false);
     return NIL;
   }
 

@@ -13,7 +13,7 @@ import { procCat, procEcho } from "../fs/proc/index.ts";
 import { MemoryAccess } from "../mm/access.ts";
 import { checkKernel, orphanedPages } from "../mm/check.ts";
 import { BadPageReporter, pageHandle } from "../mm/debug.ts";
-import * as G from "../mm/gfp.ts";
+import { __GFP_COMP, __GFP_HIGHMEM, __GFP_ZERO, GFP_DMA } from "../mm/gfp.ts";
 import { type Backing, PhysMem } from "../mm/memory.ts";
 import { freeAllBootmem, type MemLayout, setupMemory } from "../mm/mm_init.ts";
 import { MIGRATE_MOVABLE, MIGRATE_TYPES, type PgData, type Zone } from "../mm/mmzone.ts";
@@ -250,7 +250,7 @@ export class Kernel {
 
   __get_free_pages(gfp_mask: number, order: number): number {
     const pfn = this.api.allocPfn(
-      PageApi.gfp(gfp_mask, "__get_free_pages") & ~G.__GFP_HIGHMEM,
+      PageApi.gfp(gfp_mask, "__get_free_pages") & ~__GFP_HIGHMEM,
       order,
       this.api.localNode(),
       "__get_free_pages",
@@ -263,11 +263,11 @@ export class Kernel {
   }
 
   get_zeroed_page(gfp_mask: number): number {
-    return this.__get_free_pages(PageApi.gfp(gfp_mask, "get_zeroed_page") | G.__GFP_ZERO, 0);
+    return this.__get_free_pages(PageApi.gfp(gfp_mask, "get_zeroed_page") | __GFP_ZERO, 0);
   }
 
   __get_dma_pages(gfp_mask: number, order: number): number {
-    return this.__get_free_pages(PageApi.gfp(gfp_mask, "__get_dma_pages") | G.GFP_DMA, order);
+    return this.__get_free_pages(PageApi.gfp(gfp_mask, "__get_dma_pages") | GFP_DMA, order);
   }
 
   __free_pages(page: number, order: number): void {
@@ -293,14 +293,14 @@ export class Kernel {
   alloc_pages_exact(size: number, gfp_mask: number): number {
     if (!Number.isInteger(size) || size < 0) throw new TypeError(`alloc_pages_exact: bad size ${size}`);
     let gfp = PageApi.gfp(gfp_mask, "alloc_pages_exact");
-    if (gfp & G.__GFP_COMP) {
+    if (gfp & __GFP_COMP) {
       this.core.warnOnce(
         "exact_comp",
         "mm/page_alloc.c",
         this.profile.lines.allocPagesExactComp,
         "alloc_pages_exact",
       );
-      gfp &= ~G.__GFP_COMP;
+      gfp &= ~__GFP_COMP;
     }
     const order = this.get_order(size);
     const addr = this.__get_free_pages(gfp, order);

@@ -16,7 +16,25 @@ import {
   ALLOC_WMARK_MIN,
   Buddy,
 } from "./buddy.ts";
-import * as G from "./gfp.ts";
+import {
+  __GFP_ATOMIC,
+  __GFP_COMP,
+  __GFP_DIRECT_RECLAIM,
+  __GFP_DMA,
+  __GFP_DMA32,
+  __GFP_HIGH,
+  __GFP_HIGHMEM,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_MEMALLOC,
+  __GFP_MOVABLE,
+  __GFP_NOFAIL,
+  __GFP_NOMEMALLOC,
+  __GFP_THISNODE,
+  __GFP_ZERO,
+  GFP_MOVABLE_MASK,
+  GFP_MOVABLE_SHIFT,
+  GFP_ZONEMASK,
+} from "./gfp.ts";
 import {
   listAddHead,
   listAddTail,
@@ -51,10 +69,10 @@ export interface AllocHooks {
 /** gfp_zone(): -1 for an invalid combination (GFP_ZONE_BAD). */
 const GFP_ZONE_TABLE: Int8Array = (() => {
   const t = new Int8Array(16).fill(-1);
-  const DMA = G.__GFP_DMA;
-  const HI = G.__GFP_HIGHMEM;
-  const D32 = G.__GFP_DMA32;
-  const MOV = G.__GFP_MOVABLE;
+  const DMA = __GFP_DMA;
+  const HI = __GFP_HIGHMEM;
+  const D32 = __GFP_DMA32;
+  const MOV = __GFP_MOVABLE;
   t[0] = ZONE_NORMAL;
   t[DMA] = ZONE_DMA;
   t[HI] = ZONE_NORMAL; // no highmem on x86_64
@@ -67,12 +85,12 @@ const GFP_ZONE_TABLE: Int8Array = (() => {
 })();
 
 export function gfpZone(gfp: number): number {
-  return GFP_ZONE_TABLE[gfp & G.GFP_ZONEMASK]!;
+  return GFP_ZONE_TABLE[gfp & GFP_ZONEMASK]!;
 }
 
 /** gfpflags_to_migratetype(). */
 export function gfpMigratetype(gfp: number): number {
-  return (gfp & G.GFP_MOVABLE_MASK) >>> G.GFP_MOVABLE_SHIFT;
+  return (gfp & GFP_MOVABLE_MASK) >>> GFP_MOVABLE_SHIFT;
 }
 
 export class PageAllocator {
@@ -257,7 +275,8 @@ export class PageAllocator {
       const noFallback = allocFlags & ALLOC_NOFRAGMENT;
       let preferred: Zone | null = null;
       let retry = false;
-      for (const z of zonelist) {
+      for (let i = 0; i < zonelist.length; i++) {
+        const z = zonelist[i]!;
         if (z.idx > highIdx) continue;
         if (preferred === null) preferred = z;
         // On NUMA, never fragment the local node's pageblocks just to avoid a remote node.
@@ -335,8 +354,8 @@ export class PageAllocator {
     p.refcount[pfn] = 1;
     p.state[pfn] = (p.state[pfn]! & ~S_PCP) | S_ALLOC;
     p.order[pfn] = order;
-    if (gfp & G.__GFP_ZERO) this.hooks.zeroPages(pfn, 1 << order);
-    if (order > 0 && gfp & G.__GFP_COMP) {
+    if (gfp & __GFP_ZERO) this.hooks.zeroPages(pfn, 1 << order);
+    if (order > 0 && gfp & __GFP_COMP) {
       p.state[pfn]! |= S_HEAD;
       for (let i = 1; i < 1 << order; i++) {
         p.state[pfn + i] = S_TAIL;
@@ -351,12 +370,14 @@ export class PageAllocator {
     const highIdx = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
     const node = this.nodes[nid]!;
-    const zonelist = gfp & G.__GFP_THISNODE ? node.nofallback : node.fallback;
+    const zonelist = gfp & __GFP_THISNODE ? node.nofallback : node.fallback;
     // alloc_flags_nofragment(): avoid fragmenting Normal when DMA32 could serve.
     let allocFlags = ALLOC_WMARK_LOW;
-    if (gfp & G.__GFP_KSWAPD_RECLAIM) allocFlags |= ALLOC_KSWAPD;
-    const preferred = zonelist.find((z) => z.idx <= highIdx);
-    if (preferred === undefined) return this.failed(gfp, order);
+    if (gfp & __GFP_KSWAPD_RECLAIM) allocFlags |= ALLOC_KSWAPD;
+    let preferred: Zone | null = null;
+    for (let i = 0; i < zonelist.length && preferred === null; i++)
+      if (zonelist[i]!.idx <= highIdx) preferred = zonelist[i]!;
+    if (preferred === null) return this.failed(gfp, order);
     if (preferred.idx === ZONE_NORMAL) {
       const dma32 = this.nodes[preferred.nid]!.zones[ZONE_DMA32]!;
       if (this.nodes.length === 1 || dma32.populated) allocFlags |= ALLOC_NOFRAGMENT;
@@ -371,24 +392,24 @@ export class PageAllocator {
 
   /** __alloc_pages_slowpath() without reclaim, compaction or the OOM killer (nothing to reclaim yet). */
   private slowpath(gfp: number, order: number, mt: number, zonelist: Zone[], highIdx: number): number {
-    const canDirectReclaim = (gfp & G.__GFP_DIRECT_RECLAIM) !== 0;
-    if (gfp & G.__GFP_ATOMIC && canDirectReclaim) {
+    const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0;
+    if (gfp & __GFP_ATOMIC && canDirectReclaim) {
       this.hooks.warnOnce("slowpathAtomicReclaim", "__alloc_pages_slowpath");
-      gfp &= ~G.__GFP_ATOMIC;
+      gfp &= ~__GFP_ATOMIC;
     }
     // gfp_to_alloc_flags().
-    let allocFlags = ALLOC_WMARK_MIN | ALLOC_CPUSET | (gfp & G.__GFP_HIGH ? ALLOC_HIGH : 0);
-    if (gfp & G.__GFP_ATOMIC) {
-      if (!(gfp & G.__GFP_NOMEMALLOC)) allocFlags |= ALLOC_HARDER;
+    let allocFlags = ALLOC_WMARK_MIN | ALLOC_CPUSET | (gfp & __GFP_HIGH ? ALLOC_HIGH : 0);
+    if (gfp & __GFP_ATOMIC) {
+      if (!(gfp & __GFP_NOMEMALLOC)) allocFlags |= ALLOC_HARDER;
       allocFlags &= ~ALLOC_CPUSET;
     }
-    if (gfp & G.__GFP_KSWAPD_RECLAIM) allocFlags |= ALLOC_KSWAPD;
+    if (gfp & __GFP_KSWAPD_RECLAIM) allocFlags |= ALLOC_KSWAPD;
     if (mt === MIGRATE_MOVABLE) allocFlags |= ALLOC_CMA;
 
     let pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, allocFlags);
     if (pfn !== NIL) return this.got(pfn, order, gfp);
     // __gfp_pfmemalloc_flags(): __GFP_MEMALLOC may use the reserves below min.
-    if (gfp & G.__GFP_MEMALLOC && !(gfp & G.__GFP_NOMEMALLOC)) {
+    if (gfp & __GFP_MEMALLOC && !(gfp & __GFP_NOMEMALLOC)) {
       pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, ALLOC_NO_WATERMARKS);
       if (pfn !== NIL) return this.got(pfn, order, gfp);
     }
@@ -399,7 +420,7 @@ export class PageAllocator {
       pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, allocFlags);
       if (pfn !== NIL) return this.got(pfn, order, gfp);
     }
-    if (gfp & G.__GFP_NOFAIL) {
+    if (gfp & __GFP_NOFAIL) {
       if (!canDirectReclaim) {
         this.hooks.warnOnce("nofailNoReclaim", "__alloc_pages_slowpath");
       } else {

@@ -4,7 +4,7 @@
 import { hex16, PAGE_OFFSET, PAGE_SIZE, STRUCT_PAGE_SIZE, VMEMMAP_START } from "../arch/x86/layout.ts";
 import type { Core } from "../kernel/core.ts";
 import { type BadPageReporter, dumpPage, pageHandle } from "./debug.ts";
-import * as G from "./gfp.ts";
+import { __GFP_BITS_MASK, __GFP_NOWARN } from "./gfp.ts";
 import { NIL, type PageArrays, S_ALLOC, S_HEAD, S_RESERVED, S_TAIL } from "./page.ts";
 import { gfpZone, type PageAllocator } from "./page_alloc.ts";
 import { PG_reserved } from "./page_flags.ts";
@@ -49,7 +49,7 @@ export class PageApi {
   static gfp(gfp: number, fn: string): number {
     if (!Number.isInteger(gfp) || gfp < 0 || gfp > 0xffffffff)
       throw new TypeError(`${fn}: gfp_mask must be a 32-bit unsigned integer, got ${gfp}`);
-    return gfp & G.__GFP_BITS_MASK; // gfp_allowed_mask
+    return gfp & __GFP_BITS_MASK; // gfp_allowed_mask
   }
 
   /** VM_BUG_ON_PAGE(cond, page): dump_page with the condition's text, then BUG(). */
@@ -72,7 +72,7 @@ export class PageApi {
     gfp = PageApi.gfp(gfp, fn);
     order = PageApi.order(order, fn);
     if (order >= this.maxOrder) {
-      if (!(gfp & G.__GFP_NOWARN))
+      if (!(gfp & __GFP_NOWARN))
         this.core.warnOnce(
           "max_order",
           "mm/page_alloc.c",

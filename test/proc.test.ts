@@ -22,7 +22,7 @@ describe("/proc/buddyinfo", () => {
     const ours = lines(k.cat("/proc/buddyinfo"));
     const real = fixture("buddyinfo");
     expect(ours.map(shape)).toEqual(real.map(shape));
-    ours.forEach((l, i) => expect(l.length).toBe(real[i]!.length));
+    for (const [i, l] of ours.entries()) expect(l.length).toBe(real[i]!.length);
     expect(ours[0]!.startsWith("Node 0, zone      DMA ")).toBe(true);
     expect(ours[1]!.endsWith(" ")).toBe(true);
   });
@@ -57,11 +57,11 @@ describe("/proc/pagetypeinfo", () => {
     const realRows = real.filter((l) => l.startsWith("Node    0"));
     const ourRows = ours.filter((l) => l.startsWith("Node    0") && !l.includes("type          CMA"));
     expect(ourRows.map(shape)).toEqual(realRows.map(shape));
-    ourRows.forEach((l, i) => expect(l.length).toBe(realRows[i]!.length));
+    for (const [i, l] of ourRows.entries()) expect(l.length).toBe(realRows[i]!.length);
     const blocks = ours.filter((l) => /^Node 0, zone +\w+ +\d/.test(l));
     const realBlocks = real.filter((l) => /^Node 0, zone +\w+ +\d/.test(l));
     // One more `%12lu ` column (CMA) than the oracle's kernel, otherwise the same layout.
-    blocks.forEach((l, i) => expect(l.length).toBe(realBlocks[i]!.length + 13));
+    for (const [i, l] of blocks.entries()) expect(l.length).toBe(realBlocks[i]!.length + 13);
   });
   it("counts: per-list blocks and pageblocks by type (zone start, every 512 pages)", () => {
     const dma32 = k.populatedZones()[1]!;

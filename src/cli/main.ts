@@ -34,6 +34,8 @@ export interface RunResult {
   readonly stdout: string;
   /** Error messages (insmod's message, load errors). */
   readonly stderr: string;
+  /** Both, in the order they were produced (what a terminal shows). */
+  readonly output: readonly { readonly stream: "stdout" | "stderr"; readonly text: string }[];
   /** The booted machine, for inspection after the run (undefined if the module file failed to load). */
   readonly kernel?: Kernel;
   /** The module that was loaded. */
@@ -70,17 +72,24 @@ export async function loadModuleFile(file: string): Promise<KernelModule> {
 export async function runModuleFile(file: string, opts: RunOptions = {}): Promise<RunResult> {
   const c = pc.createColors(opts.color ?? false);
   const shown = opts.displayName ?? file;
-  const out: string[] = [];
-  const err: string[] = [];
+  const output: { stream: "stdout" | "stderr"; text: string }[] = [];
+  const out = { push: (text: string) => output.push({ stream: "stdout", text }) };
+  const err = { push: (text: string) => output.push({ stream: "stderr", text }) };
+  const text = (stream: "stdout" | "stderr") =>
+    output
+      .filter((o) => o.stream === stream)
+      .map((o) => o.text)
+      .join("");
   const result = (exitCode: number, kernel?: Kernel, module?: KernelModule): RunResult => ({
     exitCode,
-    stdout: out.join(""),
-    stderr: err.join(""),
+    stdout: text("stdout"),
+    stderr: text("stderr"),
+    output,
     kernel,
     module,
   });
-  const heading = (text: string) =>
-    out.push(`${out.length > 0 ? "\n" : ""}${c.bold(c.cyan(`== ${text} ==`))}\n`);
+  const heading = (title: string) =>
+    out.push(`${output.length > 0 ? "\n" : ""}${c.bold(c.cyan(`== ${title} ==`))}\n`);
 
   let mod: KernelModule;
   try {
@@ -110,9 +119,21 @@ export async function runModuleFile(file: string, opts: RunOptions = {}): Promis
     .map(([n, v]) => ` ${n}=${v}`)
     .join("");
   const zones = k.populatedZones();
+  const zoneText =
+    k.nodes.length === 1
+      ? `zones ${zones.map((z) => z.name).join(" ")}`
+      : k.nodes
+          .map(
+            (n) =>
+              `node ${n.nid}: ${zones
+                .filter((z) => z.nid === n.nid)
+                .map((z) => z.name)
+                .join(" ")}`,
+          )
+          .join(", ");
   const memText = typeof opts.mem === "number" ? `${opts.mem} bytes` : (opts.mem ?? "1G");
   out.push(
-    `${c.bold("kmem")}: Linux ${k.profile.release}, ${memText} RAM, ${k.nodes.length} node${k.nodes.length > 1 ? "s" : ""}, ${k.cpus} CPU${k.cpus > 1 ? "s" : ""}, zones ${zones.map((z) => z.name).join(" ")}${opts.cmdline ? `, cmdline "${opts.cmdline}"` : ""}\n`,
+    `${c.bold("kmem")}: Linux ${k.profile.release}, ${memText} RAM, ${k.nodes.length} node${k.nodes.length > 1 ? "s" : ""}, ${k.cpus} CPU${k.cpus > 1 ? "s" : ""}, ${zoneText}${opts.cmdline ? `, cmdline "${opts.cmdline}"` : ""}\n`,
   );
   if (opts.bootLog) {
     heading("dmesg (boot)");
@@ -300,8 +321,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         bootLog: o.bootLog as boolean,
         color: (o.color as boolean | undefined) ?? io.color,
       });
-      io.stdout(r.stdout);
-      if (r.stderr) io.stderr(r.stderr);
+      for (const o of r.output) (o.stream === "stdout" ? io.stdout : io.stderr)(o.text);
       setExit(r.exitCode);
     });
   return program;

@@ -112,7 +112,7 @@ export class Kernel {
       profile.pageblockOrder,
       {
         warnOnce: (site, fn) => core.warnOnce(site, "mm/page_alloc.c", profile.lines[site], fn),
-        warnAlloc: (gfp, order) => this.warnAllocReporter.report(gfp, order, [], this.memStats()),
+        warnAlloc: (gfp, order, fn) => this.warnAllocReporter.report(gfp, order, [fn], this.memStats()),
         zeroPages: (pfn, nr) => this.phys.fill(pfn * PAGE_SIZE, 0, nr * PAGE_SIZE),
       },
     );

@@ -74,6 +74,12 @@ export class Modules {
         errno: 17,
         message: `insmod: ERROR: could not insert module ${mod.name}.ko: File exists`,
       };
+    // check_modinfo() taints before parse_args() looks at the parameters.
+    if (!this.ootWarned) {
+      this.ootWarned = true;
+      core.lines(KERN_WARNING, `${mod.name}: loading out-of-tree module taints kernel.`);
+    }
+    core.addTaint(TAINT_OOT_MODULE, false);
     const params: Record<string, ParamValue> = {};
     for (const [n, spec] of Object.entries(mod.params ?? {})) params[n] = spec.default;
     for (const [n, v] of Object.entries(raw)) {
@@ -93,11 +99,6 @@ export class Modules {
         };
       }
     }
-    if (!this.ootWarned) {
-      this.ootWarned = true;
-      core.lines(KERN_WARNING, `${mod.name}: loading out-of-tree module taints kernel.`);
-    }
-    core.addTaint(TAINT_OOT_MODULE, false);
     const entry = { name: mod.name, state: "coming" as "coming" | "live" | "going" };
     core.modules.unshift(entry);
     const r = this.run(mod, params, "init", "insmod");

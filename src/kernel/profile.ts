@@ -1,5 +1,7 @@
 // Everything that differs between kernel versions lives in one profile object, chosen at boot.
-// Only 5.4 (the book's kernel) exists so far; a "6.1" entry can be added beside it.
+// Only 5.4 (the book's kernel) exists so far (profiles/v5_4.ts); a "6.1" file can be added beside it.
+
+import { PROFILE_5_4 } from "./profiles/v5_4.ts";
 
 export interface Profile {
   readonly name: "5.4";
@@ -41,42 +43,16 @@ export interface Profile {
   readonly hardwareName: string;
   /** page->flags layout above the flag bits: node, zone and last_cpupid fields (SPARSEMEM_VMEMMAP). */
   readonly pageFlagsLayout: { nodeShift: number; zoneShift: number; cpupidShift: number; cpupidBits: number };
+  /** vmstat_text: zone, NUMA and node counters and vm events, in the kernel's order. */
+  readonly vmstat: {
+    readonly zoneItems: readonly string[];
+    readonly numaItems: readonly string[];
+    readonly nodeItems: readonly string[];
+    readonly events: readonly string[];
+  };
+  /** /proc/meminfo keys in order (HugePages_* and HardwareCorrupted have their own formats). */
+  readonly meminfoKeys: readonly string[];
 }
-
-export const PROFILE_5_4: Profile = {
-  name: "5.4",
-  release: "5.4.0-kmem",
-  version: "#1",
-  maxOrder: 11,
-  pageblockOrder: 9,
-  zoneNames: ["DMA", "DMA32", "Normal", "Movable", "Device"],
-  migrateTypes: ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "CMA", "Isolate"],
-  migrateLetters: "UMEHCI",
-  minFreeKbytesMax: 65536,
-  watermarkScaleFactorMax: 1000,
-  lowmemReserveRatio: [256, 256, 32, 0, 0],
-  image: { code: 14339, rwdata: 2401, rodata: 4792, init: 2720, bss: 5060 },
-  percpuPagesPerCpu: 52,
-  // mm/page_alloc.c lines counted in upstream 5.4 (v5.4-rc4 tree, last change before the release);
-  // include/linux/mm.h and gfp.h lines from the nearest tree read (5.5), whose blocks 5.4 shares.
-  lines: {
-    allocOrderWarn: 4743,
-    putPageTestzero: 592,
-    getPageOverflow: 1001,
-    freePagesVirtValid: 4836,
-    splitPageCompound: 3129,
-    splitPageCount: 3130,
-    freePagesPrepareCompound: 1145,
-    gfpZoneBad: 448,
-    allocPagesNode: 492,
-    allocPagesExactComp: 4914,
-    slowpathAtomicReclaim: 4409,
-    nofailNoReclaim: 4588,
-    nofailCostly: 4594,
-  },
-  pageFlagsLayout: { nodeShift: 54, zoneShift: 51, cpupidShift: 30, cpupidBits: 21 },
-  hardwareName: "QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.13.0-1ubuntu1 04/01/2014",
-};
 
 export const PROFILES = { "5.4": PROFILE_5_4 } as const;
 export type ProfileName = keyof typeof PROFILES;

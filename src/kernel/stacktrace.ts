@@ -32,7 +32,11 @@ export function formatFrame(f: Frame): string {
 
 /** Frames of the code that called into the engine (outside the engine and outside node/test internals). */
 export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
+  // Engine frames come first and can be many: look deep enough to reach the caller's own.
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = 60;
   const stack = new Error().stack?.split("\n").slice(1) ?? [];
+  Error.stackTraceLimit = saved;
   const out: Frame[] = [];
   for (const line of stack) {
     const m = /at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/.exec(line.trim());
@@ -41,7 +45,11 @@ export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
     if (file.startsWith(ENGINE_DIR) || file.startsWith("node:") || file.includes("node_modules")) continue;
     // Top-level code has no function name: use the file's base name, as a symbol would be.
     const base = file.replace(/^.*[\\/]/, "").replace(/\.[cm]?[jt]s$/, "");
-    const raw = (m[1] ?? "").replace(/^Object\.|^Module\./, "").replace(/^.*\./, "");
+    // V8 adds " [as key]" when a function was stored under another name: the function's own name counts.
+    const raw = (m[1] ?? "")
+      .replace(/ \[as [^\]]*\]$/, "")
+      .replace(/^Object\.|^Module\./, "")
+      .replace(/^.*\./, "");
     const name = raw === "" || raw === "<anonymous>" ? base : raw;
     const lineNo = Number(m[3]);
     const f = kframe(name);

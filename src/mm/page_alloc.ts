@@ -60,8 +60,8 @@ export const PAGE_ALLOC_COSTLY_ORDER = 3;
 export interface AllocHooks {
   /** WARN_ON_ONCE at a kernel site named in the profile's line table; logs once per site. */
   warnOnce(site: "slowpathAtomicReclaim" | "nofailNoReclaim" | "nofailCostly", fn: string): void;
-  /** warn_alloc(): "page allocation failure: order:%u" + stack + show_mem, rate limited. */
-  warnAlloc(gfp: number, order: number): void;
+  /** warn_alloc(): "page allocation failure: order:%u" + stack + show_mem, rate limited; `fn` called in. */
+  warnAlloc(gfp: number, order: number, fn: string): void;
   /** clear_highpage() on each page of the block. */
   zeroPages(pfn: number, nr: number): void;
 }
@@ -366,7 +366,7 @@ export class PageAllocator {
   }
 
   /** __alloc_pages_nodemask() for a validated request: fast path, then the slow path. */
-  allocPages(gfp: number, order: number, nid: number): number {
+  allocPages(gfp: number, order: number, nid: number, fn: string): number {
     const highIdx = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
     const node = this.nodes[nid]!;
@@ -377,7 +377,7 @@ export class PageAllocator {
     let preferred: Zone | null = null;
     for (let i = 0; i < zonelist.length && preferred === null; i++)
       if (zonelist[i]!.idx <= highIdx) preferred = zonelist[i]!;
-    if (preferred === null) return this.failed(gfp, order);
+    if (preferred === null) return this.failed(gfp, order, fn);
     if (preferred.idx === ZONE_NORMAL) {
       const dma32 = this.nodes[preferred.nid]!.zones[ZONE_DMA32]!;
       if (this.nodes.length === 1 || dma32.populated) allocFlags |= ALLOC_NOFRAGMENT;
@@ -387,11 +387,18 @@ export class PageAllocator {
       this.prepNewPage(pfn, order, gfp);
       return pfn;
     }
-    return this.slowpath(gfp, order, mt, zonelist, highIdx);
+    return this.slowpath(gfp, order, mt, zonelist, highIdx, fn);
   }
 
   /** __alloc_pages_slowpath() without reclaim, compaction or the OOM killer (nothing to reclaim yet). */
-  private slowpath(gfp: number, order: number, mt: number, zonelist: Zone[], highIdx: number): number {
+  private slowpath(
+    gfp: number,
+    order: number,
+    mt: number,
+    zonelist: Zone[],
+    highIdx: number,
+    fn: string,
+  ): number {
     const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0;
     if (gfp & __GFP_ATOMIC && canDirectReclaim) {
       this.hooks.warnOnce("slowpathAtomicReclaim", "__alloc_pages_slowpath");
@@ -431,7 +438,7 @@ export class PageAllocator {
         if (pfn !== NIL) return this.got(pfn, order, gfp);
       }
     }
-    return this.failed(gfp, order);
+    return this.failed(gfp, order, fn);
   }
 
   private got(pfn: number, order: number, gfp: number): number {
@@ -439,9 +446,9 @@ export class PageAllocator {
     return pfn;
   }
 
-  private failed(gfp: number, order: number): number {
+  private failed(gfp: number, order: number, fn: string): number {
     this.allocFailures++;
-    this.hooks.warnAlloc(gfp, order);
+    this.hooks.warnAlloc(gfp, order, fn);
     return NIL;
   }
 

@@ -89,7 +89,7 @@ export class PageApi {
       ]);
       return NIL;
     }
-    return this.alloc.allocPages(gfp, order, nid);
+    return this.alloc.allocPages(gfp, order, nid, fn);
   }
 
   allocPagesNode(nid: number, gfp: number, order: number, fn: string): number {

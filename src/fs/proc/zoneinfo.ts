@@ -1,6 +1,6 @@
 // /proc/zoneinfo (zoneinfo_show_print, 5.4 layout): every zone of every node, empty ones included.
 import type { Kernel } from "../../kernel/kernel.ts";
-import { NODE_STAT_ITEMS, NUMA_STAT_ITEMS, numaStat, ZONE_STAT_ITEMS, zoneStat } from "../../mm/vmstat.ts";
+import { numaStat, zoneStat } from "../../mm/vmstat.ts";
 
 const stat = (name: string, v: number) => `\n      ${name.padEnd(12, " ")} ${v}`;
 
@@ -12,6 +12,7 @@ function statThreshold(managed: number, cpus: number): number {
 }
 
 export function zoneinfo(k: Kernel): string {
+  const names = k.profile.vmstat;
   let s = "";
   for (const pg of k.nodes) {
     const firstPopulated = pg.zones.find((z) => z.populated);
@@ -19,7 +20,7 @@ export function zoneinfo(k: Kernel): string {
       s += `Node ${pg.nid}, zone ${z.name.padStart(8, " ")}`;
       if (z === firstPopulated) {
         s += "\n  per-node stats";
-        for (const n of NODE_STAT_ITEMS) s += stat(n, 0);
+        for (const n of names.nodeItems) s += stat(n, 0);
       }
       s += `\n  pages free     ${z.freePages}\n        min      ${z.watermark[0]}\n        low      ${z.watermark[1]}\n        high     ${z.watermark[2]}\n        spanned  ${z.spanned}\n        present  ${z.present}\n        managed  ${z.managed}`;
       s += `\n        protection: (${z.lowmemReserve.join(", ")})`;
@@ -27,8 +28,8 @@ export function zoneinfo(k: Kernel): string {
         s += "\n";
         continue;
       }
-      for (const n of ZONE_STAT_ITEMS) s += stat(n, zoneStat(z, n));
-      for (const n of NUMA_STAT_ITEMS) s += stat(n, numaStat(z, n));
+      for (const n of names.zoneItems) s += stat(n, zoneStat(z, n));
+      for (const n of names.numaItems) s += stat(n, numaStat(z, n));
       s += "\n  pagesets";
       const threshold = statThreshold(z.managed, k.cpus);
       for (let cpu = 0; cpu < k.cpus; cpu++) {

@@ -2,7 +2,7 @@
 // kernelcore=/movablecore= carving ZONE_MOVABLE) -> boot reservations (kernel image, NODE_DATA, memmap,
 // percpu, swiotlb) -> memmap_init (struct pages, pageblocks Movable) -> memblock_free_all in max-order
 // chunks -> "Memory:" line. Watermarks and pcp batches are set by the caller afterwards.
-import { PAGE_SHIFT, PAGES_PER_SECTION } from "../arch/x86/layout.ts";
+import { PAGES_PER_SECTION } from "../arch/x86/layout.ts";
 import { memparse } from "../kernel/cmdline.ts";
 import type { Core } from "../kernel/core.ts";
 import { KERN_DEBUG, KERN_INFO } from "../kernel/printk.ts";
@@ -45,7 +45,7 @@ function hexMem(x: number, width = 16): string {
 function presentIn(ranges: readonly Range[], startPfn: number, endPfn: number): number {
   let n = 0;
   for (const r of ranges) {
-    const s = Math.max(r.start >> PAGE_SHIFT, startPfn);
+    const s = Math.max(r.start / 4096, startPfn);
     const e = Math.min(r.end / 4096, endPfn);
     if (e > s) n += e - s;
   }

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import {
   __GFP_COMP,
+  __GFP_NOFAIL,
   __GFP_NOWARN,
   __GFP_THISNODE,
   __GFP_ZERO,
@@ -331,5 +332,23 @@ describe("sysctls", () => {
     expect(() => k.echo(0, "/proc/sys/vm/watermark_scale_factor")).toThrow(/Invalid argument/);
     expect(() => k.echo("abc", "/proc/sys/vm/min_free_kbytes")).toThrow(/Invalid argument/);
     expect(() => k.cat("/proc/nonexistent")).toThrow(/No such file or directory/);
+  });
+});
+
+describe("__GFP_NOFAIL", () => {
+  it("warns once for orders above 1, and for a costly order that cannot be met it still tries the reserves", () => {
+    const k = boot({ mem: "256M" });
+    const mark = k.logMark();
+    const p = k.alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 2);
+    expect(p).not.toBeNull();
+    expect(
+      log(k, mark).some((l) => /^WARNING: CPU: 0 PID: 1 at mm\/page_alloc\.c:3283 rmqueue\+/.test(l)),
+    ).toBe(true);
+    const m2 = k.logMark();
+    while (k.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 0)) {}
+    // Below the min watermark: __GFP_NOFAIL falls back to ALLOC_HARDER, then no watermarks at all.
+    expect(k.alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 0)).not.toBeNull();
+    expect(log(k, m2).filter((l) => l.startsWith("WARNING"))).toEqual([]);
+    expect(k.check()).toEqual([]);
   });
 });

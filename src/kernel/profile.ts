@@ -39,6 +39,7 @@ export interface Profile {
     readonly slowpathAtomicReclaim: number;
     readonly nofailNoReclaim: number;
     readonly nofailCostly: number;
+    readonly rmqueueNofail: number;
   };
   readonly hardwareName: string;
   /** page->flags layout above the flag bits: node, zone and last_cpupid fields (SPARSEMEM_VMEMMAP). */

@@ -59,7 +59,10 @@ export const PAGE_ALLOC_COSTLY_ORDER = 3;
 /** What the allocator asks of the kernel around it: reports and memory zeroing. */
 export interface AllocHooks {
   /** WARN_ON_ONCE at a kernel site named in the profile's line table; logs once per site. */
-  warnOnce(site: "slowpathAtomicReclaim" | "nofailNoReclaim" | "nofailCostly", fn: string): void;
+  warnOnce(
+    site: "slowpathAtomicReclaim" | "nofailNoReclaim" | "nofailCostly" | "rmqueueNofail",
+    fn: string,
+  ): void;
   /** warn_alloc(): "page allocation failure: order:%u" + stack + show_mem, rate limited; `fn` called in. */
   warnAlloc(gfp: number, order: number, fn: string): void;
   /** clear_highpage() on each page of the block. */
@@ -382,6 +385,8 @@ export class PageAllocator {
       const dma32 = this.nodes[preferred.nid]!.zones[ZONE_DMA32]!;
       if (this.nodes.length === 1 || dma32.populated) allocFlags |= ALLOC_NOFRAGMENT;
     }
+    // rmqueue(): __GFP_NOFAIL is meant for small orders only.
+    if (order > 1 && gfp & __GFP_NOFAIL) this.hooks.warnOnce("rmqueueNofail", "rmqueue");
     const pfn = this.getPageFromFreelist(zonelist, highIdx, order, mt, allocFlags);
     if (pfn !== NIL) {
       this.prepNewPage(pfn, order, gfp);

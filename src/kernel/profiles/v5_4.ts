@@ -15,22 +15,24 @@ export const PROFILE_5_4: Profile = {
   lowmemReserveRatio: [256, 256, 32, 0, 0],
   image: { code: 14339, rwdata: 2401, rodata: 4792, init: 2720, bss: 5060 },
   percpuPagesPerCpu: 52,
-  // mm/page_alloc.c lines counted in upstream 5.4 (v5.4-rc4 tree, last change before the release);
-  // include/linux/mm.h and gfp.h lines from the nearest tree read (5.5), whose blocks 5.4 shares.
+  // mm/page_alloc.c lines counted in upstream torvalds/linux at 3e8fc0075e24 (5.4-rc4, the file's last
+  // change before v5.4); include/linux/mm.h and gfp.h lines from 5.4 source mirrors (content checked
+  // against 5.4-only code, since no upstream 5.4 copy of those two files could be read).
   lines: {
     allocOrderWarn: 4743,
-    putPageTestzero: 592,
-    getPageOverflow: 1001,
+    putPageTestzero: 607,
+    getPageOverflow: 1023,
     freePagesVirtValid: 4836,
     splitPageCompound: 3129,
     splitPageCount: 3130,
     freePagesPrepareCompound: 1145,
     gfpZoneBad: 448,
-    allocPagesNode: 492,
-    allocPagesExactComp: 4914,
-    slowpathAtomicReclaim: 4409,
-    nofailNoReclaim: 4588,
-    nofailCostly: 4594,
+    allocPagesNode: 506,
+    allocPagesExactComp: 4986,
+    slowpathAtomicReclaim: 4425,
+    nofailNoReclaim: 4641,
+    nofailCostly: 4657,
+    rmqueueNofail: 3283,
   },
   pageFlagsLayout: { nodeShift: 54, zoneShift: 51, cpupidShift: 30, cpupidBits: 21 },
   // vmstat_text for x86_64 with NUMA, NUMA_BALANCING, COMPACTION, HUGETLB, THP, ZSMALLOC, BALLOON, SWAP.

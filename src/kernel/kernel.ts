@@ -129,6 +129,7 @@ export class Kernel {
       `percpu: Embedded ${profile.percpuPagesPerCpu} pages/cpu s${profile.percpuPagesPerCpu * 4096 - 57344} r8192 d28672 u262144`,
     );
     buildZonelists(L.nodes);
+    this.alloc.refreshZonelists();
     const populated = L.zones.filter((z) => z?.populated);
     const totalPages =
       nrFreeBufferPages(populated) + populated.filter((z) => z.idx === 3).reduce((a, z) => a + z.managed, 0);

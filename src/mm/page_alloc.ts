@@ -39,6 +39,7 @@ import {
   listAddHead,
   listAddTail,
   listDel,
+  MAX_NR_ZONES,
   MIGRATE_CMA,
   MIGRATE_HIGHATOMIC,
   MIGRATE_ISOLATE,
@@ -46,6 +47,7 @@ import {
   MIGRATE_PCPTYPES,
   MIGRATE_TYPES,
   type PgData,
+  WMARK_LOW,
   ZONE_DMA,
   ZONE_DMA32,
   ZONE_MOVABLE,
@@ -368,10 +370,43 @@ export class PageAllocator {
     }
   }
 
+  /**
+   * The first usable zone of each zonelist (ac->preferred_zoneref), by node, __GFP_THISNODE and the
+   * highest zone index the GFP mask allows; filled by refreshZonelists() once zonelists exist.
+   */
+  private preferredZone: (Zone | null)[] = [];
+
+  refreshZonelists(): void {
+    this.preferredZone = [];
+    for (const node of this.nodes)
+      for (const list of [node.fallback, node.nofallback])
+        for (let hi = 0; hi < MAX_NR_ZONES; hi++)
+          this.preferredZone.push(list.find((z) => z.idx <= hi) ?? null);
+  }
+
   /** __alloc_pages_nodemask() for a validated request: fast path, then the slow path. */
   allocPages(gfp: number, order: number, nid: number, fn: string): number {
     const highIdx = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
+    if (order === 0) {
+      // The common case of get_page_from_freelist(), unrolled: the preferred zone is above its low
+      // watermark (zone_watermark_fast's order-0 test) and this CPU's list has a page. Anything else
+      // takes the general walk below, which repeats these checks and gets the same answer.
+      const z = this.preferredZone[((nid << 1) | (gfp & __GFP_THISNODE ? 1 : 0)) * MAX_NR_ZONES + highIdx]!;
+      if (z !== null && z.freePages > z.watermark[WMARK_LOW]! + z.watermarkBoost + z.lowmemReserve[z.idx]!) {
+        const li = this.cpu * MIGRATE_PCPTYPES + mt;
+        const pfn = z.pcpHead[li]!;
+        if (pfn !== NIL) {
+          const p = this.p;
+          listDel(p, z.pcpHead, z.pcpTail, li, pfn);
+          z.pcpCount[this.cpu]!--;
+          z.pgalloc++;
+          this.zoneStatistics(z, z);
+          this.prepNewPage(pfn, 0, gfp);
+          return pfn;
+        }
+      }
+    }
     const node = this.nodes[nid]!;
     const zonelist = gfp & __GFP_THISNODE ? node.nofallback : node.fallback;
     // alloc_flags_nofragment(): avoid fragmenting Normal when DMA32 could serve.

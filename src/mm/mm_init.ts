@@ -197,7 +197,7 @@ export function setupMemory(core: Core, ram: number, nrNodes: number, cpus: numb
       z.spanned = e - s;
       z.present = presentIn(ranges, s, e);
       nodePresent += z.present;
-      for (let pfn = s; pfn < e; pfn++) pages.zone[pfn] = z.id;
+      pages.zone.fill(z.id, s, e);
       // calc_memmap_size(): sparse zones are charged for present pages only.
       const memmap = Math.ceil(
         ((z.spanned > z.present + (z.present >> 4) ? z.present : z.spanned) * 64) / 4096,
@@ -215,13 +215,11 @@ export function setupMemory(core: Core, ram: number, nrNodes: number, cpus: numb
   // memmap_init_zone + zero_resv_unavail: every pfn starts reserved with refcount 1; holes stay so.
   pages.state.fill(S_RESERVED);
   pages.refcount.fill(1);
-  const inMemory = new Uint8Array(maxPfn);
-  for (const r of memory) inMemory.fill(1, r.start / 4096, r.end / 4096);
-  for (let pfn = 0; pfn < maxPfn; pfn++) {
-    if (!inMemory[pfn]) {
-      pages.state[pfn] = S_RESERVED | S_HOLE;
-      holes++;
-    }
+  let prevEnd = 0;
+  for (const r of [...memory, { start: maxPfn * 4096, end: maxPfn * 4096 }]) {
+    pages.state.fill(S_RESERVED | S_HOLE, prevEnd, r.start / 4096);
+    holes += r.start / 4096 - prevEnd;
+    prevEnd = r.end / 4096;
   }
   core.lines(KERN_INFO, `Zeroed struct page in unavailable ranges: ${holes} pages`);
   return { e820, memblock: mb, nodeMem, pages, nodes, zones, maxPfn, initRange, totalPresent };
@@ -275,10 +273,8 @@ export function freeAllBootmem(L: MemLayout, alloc: PageAllocator, maxOrder: num
       while (s < e) {
         let order = Math.min(maxOrder - 1, s === 0 ? maxOrder - 1 : ctz(s));
         while (s + (1 << order) > e) order--;
-        for (let i = 0; i < 1 << order; i++) {
-          p.state[s + i] = 0;
-          p.refcount[s + i] = 0;
-        }
+        p.state.fill(0, s, s + (1 << order));
+        p.refcount.fill(0, s, s + (1 << order));
         const z = alloc.zoneOf(s);
         z.managed += 1 << order;
         alloc.buddy.freeOne(z, s, order, MIGRATE_MOVABLE);

@@ -34,8 +34,9 @@ export class PageApi {
       else throw new TypeError(`${fn}: page must be a struct page pointer (number), got ${typeof page}`);
       return NIL;
     }
-    const pfn = (page - VMEMMAP_START) / STRUCT_PAGE_SIZE;
-    if (Number.isInteger(pfn) && pfn >= 0 && pfn < this.maxPfn) return pfn;
+    const off = page - VMEMMAP_START;
+    if (off >= 0 && off < this.maxPfn * STRUCT_PAGE_SIZE && off % STRUCT_PAGE_SIZE === 0)
+      return off / STRUCT_PAGE_SIZE;
     this.core.oops(hex16(page + REFCOUNT_OFFSET), false, fn, false);
     return NIL;
   }
@@ -139,8 +140,16 @@ export class PageApi {
 
   /** __free_pages(page, order). */
   freePages(pfn: number, order: number, fn: string): void {
-    order = PageApi.order(order, fn);
     const p = this.p;
+    // The common case, checked in one go: the only reference to an order-0 page the allocator handed out
+    // (not reserved, compound or already free). It passes every check below, so it can skip them.
+    if (order === 0 && p.state[pfn] === S_ALLOC && p.refcount[pfn] === 1 && p.order[pfn] === 0) {
+      p.refcount[pfn] = 0;
+      p.state[pfn] = 0;
+      this.alloc.freeUnrefPage(pfn);
+      return;
+    }
+    order = PageApi.order(order, fn);
     if (!this.canDrop(pfn, fn)) return;
     const st = p.state[pfn]!;
     if (st & S_ALLOC && p.order[pfn] !== order) {
@@ -149,7 +158,7 @@ export class PageApi {
           pfn,
           "compound && compound_order(page) != order",
           "mm/page_alloc.c",
-          1171,
+          this.core.profile.lines.freePagesPrepareCompound,
           "free_pages_prepare",
           [fn],
         );

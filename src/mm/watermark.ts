@@ -84,7 +84,7 @@ export function zoneBatchsize(managed: number): number {
   batch = Math.floor(batch / 4);
   if (batch < 1) batch = 1;
   const x = batch + (batch >> 1);
-  return 2 ** Math.floor(Math.log2(x)) - 1;
+  return (1 << Math.floor(Math.log2(x))) - 1; // rounddown_pow_of_two, kept a small integer
 }
 
 /** pageset_set_batch(): high = 6 * batch, stored batch at least 1. */

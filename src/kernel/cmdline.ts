@@ -21,8 +21,3 @@ export function memparse(s: string | number): number {
   const shift = { k: 10, m: 20, g: 30, t: 40 }[(m[2] ?? "").toLowerCase() as "k"] ?? 0;
   return n * 2 ** shift;
 }
-
-/** Kernel-style boolean parameter: "1", "on", "y", "yes", "true" (kstrtobool). */
-export function cmdlineBool(v: string | undefined): boolean {
-  return v !== undefined && /^(1|on|y|yes|true|)$/i.test(v);
-}

@@ -3,7 +3,7 @@
 import { Clock } from "./clock.ts";
 import type { Cmdline } from "./cmdline.ts";
 import { KernelBug, KernelOops, KernelPanic } from "./errors.ts";
-import { KERN_WARNING, LogBuffer, MESSAGE_LOGLEVEL_DEFAULT, parseLevel } from "./printk.ts";
+import { KERN_EMERG, KERN_WARNING, LogBuffer, MESSAGE_LOGLEVEL_DEFAULT, parseLevel } from "./printk.ts";
 import type { Profile } from "./profile.ts";
 import { callerFrames, type Frame, formatFrame, kframe } from "./stacktrace.ts";
 import { TAINT_DIE, TAINT_WARN, taintString } from "./taint.ts";
@@ -215,7 +215,7 @@ export class Core {
   }
 
   panic(reason: string): never {
-    this.lines(0, `Kernel panic - not syncing: ${reason}`);
+    this.lines(KERN_EMERG, `Kernel panic - not syncing: ${reason}`);
     throw new KernelPanic(reason);
   }
 }

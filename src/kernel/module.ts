@@ -4,7 +4,7 @@
 
 import { ERRNO_TEXT, KernelError } from "./errors.ts";
 import type { Kernel } from "./kernel.ts";
-import { KERN_WARNING } from "./printk.ts";
+import { KERN_ERR, KERN_WARNING } from "./printk.ts";
 import { TAINT_OOT_MODULE } from "./taint.ts";
 
 export type ParamType = "int" | "uint" | "long" | "ulong" | "bool" | "charp";
@@ -91,7 +91,7 @@ export class Modules {
       try {
         params[n] = parseParam(n, spec, v);
       } catch {
-        core.lines(3, `${mod.name}: '${v}' invalid for parameter '${n}'`);
+        core.lines(KERN_ERR, `${mod.name}: '${v}' invalid for parameter '${n}'`);
         return {
           ok: false,
           errno: 22,

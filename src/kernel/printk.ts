@@ -3,7 +3,6 @@ import type { Clock } from "./clock.ts";
 
 export const KERN_EMERG = 0;
 export const KERN_ALERT = 1;
-export const KERN_CRIT = 2;
 export const KERN_ERR = 3;
 export const KERN_WARNING = 4;
 export const KERN_NOTICE = 5;

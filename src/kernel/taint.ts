@@ -1,6 +1,5 @@
 // Taint flags and the taint string of 5.4 (print_tainted): 18 slots "PFSRMBUDAWCIOELKXT".
 
-export const TAINT_PROPRIETARY_MODULE = 0;
 export const TAINT_BAD_PAGE = 5;
 export const TAINT_DIE = 7;
 export const TAINT_WARN = 9;

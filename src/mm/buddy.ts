@@ -27,7 +27,6 @@ const FALLBACKS: readonly (readonly number[])[] = [
 /** ALLOC_* flags of mm/internal.h (5.4). */
 export const ALLOC_WMARK_MIN = 0;
 export const ALLOC_WMARK_LOW = 1;
-export const ALLOC_WMARK_HIGH = 2;
 export const ALLOC_NO_WATERMARKS = 0x04;
 export const ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1;
 export const ALLOC_OOM = 0x08;

@@ -23,8 +23,6 @@ export const S_RESERVED = 1 << 4;
 export const S_ALLOC = 1 << 5;
 /** Not backed by RAM (an e820 hole inside a zone's span). */
 export const S_HOLE = 1 << 6;
-/** Reported as bad and taken out of circulation (bad_page leaks the page, as the kernel does). */
-export const S_BAD = 1 << 7;
 
 export class PageArrays {
   readonly next: Int32Array;

@@ -105,8 +105,6 @@ export class PageAllocator {
   readonly cpuNode: number[];
   /** vm events. */
   pgfree = 0;
-  /** Allocations that failed after the slow path (for tests and stats). */
-  allocFailures = 0;
   readonly maxOrder: number;
 
   constructor(
@@ -487,22 +485,12 @@ export class PageAllocator {
   }
 
   private failed(gfp: number, order: number, fn: string): number {
-    this.allocFailures++;
     this.hooks.warnAlloc(gfp, order, fn);
     return NIL;
-  }
-
-  /** Free pages of a zone including its pcp lists (what "allocated" excludes). */
-  freeIncludingPcp(z: Zone): number {
-    return z.freePages + z.pcpPages;
   }
 
   /** Order-0 pages are never compound; a tail's head is kept in its `next` link. */
   compoundHead(pfn: number): number {
     return this.p.state[pfn]! & S_TAIL ? this.p.next[pfn]! : pfn;
-  }
-
-  isHead(pfn: number): boolean {
-    return (this.p.state[pfn]! & S_HEAD) !== 0;
   }
 }

@@ -3,15 +3,12 @@
 
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
-export const PAGE_MASK = ~(PAGE_SIZE - 1);
 
 /** __PAGE_OFFSET_BASE_L4: the direct map of all RAM (prints as ffff888000000000). */
 export const PAGE_OFFSET = 0x888000000000;
 /** vmemmap_base: the struct page array; a struct page * is VMEMMAP_START + 64 * pfn. */
 export const VMEMMAP_START = 0xea0000000000;
 export const STRUCT_PAGE_SIZE = 64;
-/** End of the direct-map window (64 TiB). */
-export const DIRECT_MAP_END = 0xc88000000000;
 /** __START_KERNEL_map: the kernel image maps physical 0 here. */
 export const START_KERNEL_MAP = 0xffff80000000;
 
@@ -34,8 +31,4 @@ export function canonical(addr: number): bigint {
 /** %px: 16 lowercase hex digits, no 0x. */
 export function hex16(addr: number): string {
   return canonical(addr).toString(16).padStart(16, "0");
-}
-
-export function pfnToPhys(pfn: number): number {
-  return pfn * PAGE_SIZE;
 }

@@ -1,6 +1,7 @@
 // Model-based test: random sequences of alloc_pages / __free_pages / get_page / put_page / split_page /
 // setCpu across orders, GFP zone and mobility flags, compound or not, and CPUs, checked against a simple
-// model of which page frames are in use; k.check() after every step.
+// model of which page frames are in use; k.check() after every step. Random misuse in between must be
+// refused without changing anything.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -16,7 +17,7 @@ import {
   GFP_NOWAIT,
   type Kernel,
 } from "../src/index.ts";
-import { freeWithPcp } from "./helpers/machine.ts";
+import { freeWithPcp, snapshot } from "./helpers/machine.ts";
 
 interface Block {
   page: number;
@@ -147,6 +148,48 @@ class Split implements fc.Command<Model, Kernel> {
   toString = () => `split(${this.i})`;
 }
 
+/** A misuse: reported, refused, and nothing changes (the snapshot of every structure is the same). */
+class Misuse implements fc.Command<Model, Kernel> {
+  constructor(
+    readonly kind: number,
+    readonly i: number,
+  ) {}
+  check = () => true;
+  run(m: Model, k: Kernel): void {
+    const before = snapshot(k);
+    const b = m.live.length > 0 ? m.live[this.i % m.live.length]! : null;
+    // A page frame the model does not own: free, reserved, a hole, or leaked.
+    const zone = k.populatedZones()[this.i % k.populatedZones().length]!;
+    let other = zone.startPfn + (this.i % zone.spanned);
+    while (m.used.has(other)) other = zone.startPfn + ((other - zone.startPfn + 1) % zone.spanned);
+    switch (this.kind) {
+      case 0:
+        k.__free_pages(k.pfn_to_page(other), 0);
+        break;
+      case 1:
+        if (k.pages.refcount[other] === 0) k.get_page(k.pfn_to_page(other));
+        break;
+      case 2:
+        if (b) k.__free_pages(b.page, b.order === 10 ? 9 : b.order + 1);
+        break;
+      case 3:
+        if (b) k.free_pages(k.page_address(b.page) + 8, b.order);
+        break;
+      case 4:
+        if (b?.comp) k.split_page(b.page, b.order);
+        break;
+      case 5:
+        expect(k.alloc_pages(GFP_KERNEL | GFP_DMA | GFP_DMA32, 0)).toBeNull();
+        break;
+      default:
+        expect(k.alloc_pages(GFP_KERNEL, 11)).toBeNull();
+    }
+    expect(snapshot(k)).toBe(before);
+    verify(m, k);
+  }
+  toString = () => `misuse(${this.kind}, ${this.i})`;
+}
+
 class Cpu implements fc.Command<Model, Kernel> {
   constructor(readonly cpu: number) {}
   check = () => true;
@@ -167,6 +210,7 @@ const commands = [
   fc.nat().map((i) => new Put(i)),
   fc.nat().map((i) => new Split(i)),
   fc.nat(3).map((c) => new Cpu(c)),
+  fc.tuple(fc.nat(6), fc.nat()).map(([kind, i]) => new Misuse(kind, i)),
 ];
 
 function run(opts: Parameters<typeof boot>[0], numRuns: number): void {

@@ -386,12 +386,15 @@ export class PageAllocator {
   allocPages(gfp: number, order: number, nid: number, fn: string): number {
     const highIdx = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
+    const preferred =
+      this.preferredZone[((nid << 1) | (gfp & __GFP_THISNODE ? 1 : 0)) * MAX_NR_ZONES + highIdx]!;
+    if (preferred === null) return this.failed(gfp, order, fn);
     if (order === 0) {
       // The common case of get_page_from_freelist(), unrolled: the preferred zone is above its low
       // watermark (zone_watermark_fast's order-0 test) and this CPU's list has a page. Anything else
       // takes the general walk below, which repeats these checks and gets the same answer.
-      const z = this.preferredZone[((nid << 1) | (gfp & __GFP_THISNODE ? 1 : 0)) * MAX_NR_ZONES + highIdx]!;
-      if (z !== null && z.freePages > z.watermark[WMARK_LOW]! + z.watermarkBoost + z.lowmemReserve[z.idx]!) {
+      const z = preferred;
+      if (z.freePages > z.watermark[WMARK_LOW]! + z.watermarkBoost + z.lowmemReserve[z.idx]!) {
         const li = this.cpu * MIGRATE_PCPTYPES + mt;
         const pfn = z.pcpHead[li]!;
         if (pfn !== NIL) {
@@ -410,10 +413,6 @@ export class PageAllocator {
     // alloc_flags_nofragment(): avoid fragmenting Normal when DMA32 could serve.
     let allocFlags = ALLOC_WMARK_LOW;
     if (gfp & __GFP_KSWAPD_RECLAIM) allocFlags |= ALLOC_KSWAPD;
-    let preferred: Zone | null = null;
-    for (let i = 0; i < zonelist.length && preferred === null; i++)
-      if (zonelist[i]!.idx <= highIdx) preferred = zonelist[i]!;
-    if (preferred === null) return this.failed(gfp, order, fn);
     if (preferred.idx === ZONE_NORMAL) {
       const dma32 = this.nodes[preferred.nid]!.zones[ZONE_DMA32]!;
       if (this.nodes.length === 1 || dma32.populated) allocFlags |= ALLOC_NOFRAGMENT;

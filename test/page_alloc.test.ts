@@ -352,3 +352,37 @@ describe("__GFP_NOFAIL", () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe("more sysctls", () => {
+  it("percpu_pagelist_fraction sets high = managed / fraction and batch = high / 4 (at most 96); 0 restores", () => {
+    const k = boot({ mem: "1G" });
+    const z = k.populatedZones().find((z) => z.name === "DMA32")!;
+    k.echo(8, "/proc/sys/vm/percpu_pagelist_fraction");
+    expect(z.pcpHigh).toBe(Math.floor(z.managed / 8));
+    expect(z.pcpBatch).toBe(96);
+    k.echo(1000, "/proc/sys/vm/percpu_pagelist_fraction");
+    expect(z.pcpHigh).toBe(Math.floor(z.managed / 1000));
+    expect(z.pcpBatch).toBe(Math.floor(z.managed / 4000));
+    expect(k.cat("/proc/zoneinfo")).toContain(
+      `              high:  ${z.pcpHigh}\n              batch: ${z.pcpBatch}\n`,
+    );
+    expect(() => k.echo(7, "/proc/sys/vm/percpu_pagelist_fraction")).toThrow(/Invalid argument/);
+    k.echo(0, "/proc/sys/vm/percpu_pagelist_fraction");
+    expect([z.pcpHigh, z.pcpBatch]).toEqual([378, 63]);
+    expect(k.check()).toEqual([]);
+  });
+  it("kptr_restrict decides what %pK shows: hashed (0), the address for root (1), zeros (2)", () => {
+    const k = boot({ mem: "256M" });
+    const p = 0x888000001000;
+    k.printk("%pK\n", p);
+    k.echo(1, "/proc/sys/kernel/kptr_restrict");
+    k.printk("%pK\n", p);
+    k.echo(2, "/proc/sys/kernel/kptr_restrict");
+    k.printk("%pK\n", p);
+    const l = log(k).slice(-3);
+    expect(l[0]).toMatch(/^00000000[0-9a-f]{8}$/);
+    expect(l[1]).toBe("ffff888000001000");
+    expect(l[2]).toBe("0000000000000000");
+    expect(k.cat("/proc/sys/kernel/kptr_restrict")).toBe("2\n");
+  });
+});

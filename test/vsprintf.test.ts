@@ -129,6 +129,12 @@ describe("pointers", () => {
     expect(f("%p", null)).toBe("000000005a5a5a5a");
     expect(f("%pK", 0)).toBe("000000005a5a5a5a");
     expect(vsprintf("%pK", [0x888000000000], { ...ctx, kptrRestrict: 1 })).toBe("0000000000000000");
+    expect(vsprintf("%pK", [0x888000000000], { ...ctx, kptrRestrict: 1, capSyslog: true })).toBe(
+      "ffff888000000000",
+    );
+    expect(vsprintf("%pK", [0x888000000000], { ...ctx, kptrRestrict: 2, capSyslog: true })).toBe(
+      "0000000000000000",
+    );
     expect(vsprintf("%pK", [0x888000000000], { ...ctx, kptrRestrict: 2 })).toBe("0000000000000000");
   });
 

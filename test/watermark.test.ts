@@ -30,6 +30,7 @@ describe("watermarks (worked example: managed DMA 3977, DMA32 765756, Normal 249
     watermarkScaleFactor: 10,
     lowmemReserveRatio: [256, 256, 32, 0, 0],
     totalreservePages: 0,
+    percpuPagelistFraction: 0,
   };
   state.minFreeKbytes = calcMinFreeKbytes(3977 + 765756 + 249856, 65536);
   setupPerZoneWmarks(populated, state);

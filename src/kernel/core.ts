@@ -43,7 +43,7 @@ export class Core {
   private dieCounter = 0;
   private readonly traceId: string;
   private nextPid = 1200;
-  readonly printfCtx: PrintfContext;
+  readonly printfCtx: { -readonly [K in keyof PrintfContext]: PrintfContext[K] };
   /** The CPU reports name (smp_processor_id), supplied by the page allocator. */
   cpuId: () => number = () => 0;
 
@@ -56,6 +56,7 @@ export class Core {
     const key = seed >>> 0;
     this.printfCtx = {
       kptrRestrict: 0,
+      capSyslog: true, // every task here runs as root
       // ptr_to_id(): a keyed hash of the pointer, low 32 bits shown (siphash in Linux).
       hashPointer: (addr: number) => {
         let h = Math.imul(key ^ 0x9e3779b9, 0x85ebca6b);

@@ -26,6 +26,7 @@ import {
   calcTotalreserve,
   nrFreeBufferPages,
   setPcpBatch,
+  setPcpHigh,
   setupLowmemReserve,
   setupPerZoneWmarks,
   type WatermarkState,
@@ -155,14 +156,15 @@ export class Kernel {
     core.log.clockRunning = true;
 
     // setup_per_cpu_pageset(), then init_per_zone_wmark_min() (a core_initcall).
-    for (const z of populated) setPcpBatch(z, zoneBatchsize(z.managed));
     this.wm = {
       minFreeKbytes: 0,
       userMinFreeKbytes: -1,
       watermarkScaleFactor: 10,
       lowmemReserveRatio: [...profile.lowmemReserveRatio],
       totalreservePages: 0,
+      percpuPagelistFraction: 0,
     };
+    this.setPcpSizes();
     this.initPerZoneWmarkMin();
 
     // free_initmem(): the image's init sections go back page by page, through the per-CPU lists.
@@ -190,6 +192,15 @@ export class Kernel {
         `min_free_kbytes is not updated to ${v} because user defined value ${this.wm.userMinFreeKbytes} is preferred`,
       );
     this.recalcWatermarks();
+  }
+
+  /** pageset_set_high_and_batch() for every zone: from vm.percpu_pagelist_fraction, or zone_batchsize(). */
+  setPcpSizes(): void {
+    const f = this.wm.percpuPagelistFraction;
+    for (const z of this.populatedZones()) {
+      if (f) setPcpHigh(z, Math.floor(z.managed / f));
+      else setPcpBatch(z, zoneBatchsize(z.managed));
+    }
   }
 
   recalcWatermarks(): void {

@@ -6,8 +6,11 @@ import { formatPageFlags } from "../mm/page_flags.ts";
 export interface PrintfContext {
   /** %p: the 16-hex-digit hashed text (ptr_to_id); the caller decides the hash. */
   hashPointer(addr: number): string;
-  /** %pK: 0 -> hashed like %p, 1 or 2 -> "0000000000000000". */
+  /** %pK (kernel.kptr_restrict): 0 -> hashed like %p; 1 -> the real address for a task with CAP_SYSLOG,
+   * zeros otherwise; 2 -> "0000000000000000". */
   kptrRestrict: number;
+  /** Whether the current task has CAP_SYSLOG (root does). */
+  capSyslog?: boolean;
   /** %pS: "func+0x1a/0x40 [mod]"; without it addresses print as "0x" + 16 hex digits (no KALLSYMS). */
   symbolize?(addr: number): string;
 }
@@ -144,7 +147,9 @@ function pointer(ext: string, v: unknown, width: number, flags: number, ctx: Pri
     case "x":
       return pad(ptrHex(v), width, flags);
     case "K":
-      return pad(ctx.kptrRestrict === 0 ? ctx.hashPointer(addrArg(v)) : ZERO_PTR, width, flags);
+      // restricted_pointer()
+      if (ctx.kptrRestrict === 0) return pad(ctx.hashPointer(addrArg(v)), width, flags);
+      return pad(ctx.kptrRestrict === 1 && ctx.capSyslog ? ptrHex(v) : ZERO_PTR, width, flags);
     case "a":
       // phys_addr_t / dma_addr_t: "0x" and all 16 digits, never sign-extended (address_val).
       return v == null ? "(null)" : `0x${hex64(v).padStart(16, "0")}`;

@@ -13,6 +13,8 @@ export interface WatermarkState {
   watermarkScaleFactor: number;
   lowmemReserveRatio: number[];
   totalreservePages: number;
+  /** vm.percpu_pagelist_fraction: 0 = sizes from zone_batchsize(), else high = managed / fraction. */
+  percpuPagelistFraction: number;
 }
 
 /** nr_free_zone_pages(ZONE_NORMAL): managed minus high watermark over the zones a GFP_USER may use. */
@@ -91,4 +93,10 @@ export function zoneBatchsize(managed: number): number {
 export function setPcpBatch(z: Zone, batch: number): void {
   z.pcpHigh = 6 * batch;
   z.pcpBatch = Math.max(1, batch);
+}
+
+/** pageset_set_high(): a batch of a quarter of high, at most PAGE_SHIFT * 8. */
+export function setPcpHigh(z: Zone, high: number): void {
+  z.pcpHigh = high;
+  z.pcpBatch = Math.min(Math.max(1, Math.floor(high / 4)), 12 * 8);
 }

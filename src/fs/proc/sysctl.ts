@@ -18,6 +18,10 @@ export function sysctlRead(k: Kernel, path: string): string | undefined {
       return `${k.wm.watermarkScaleFactor}\n`;
     case "/proc/sys/vm/lowmem_reserve_ratio":
       return `${k.wm.lowmemReserveRatio.join("\t")}\n`;
+    case "/proc/sys/vm/percpu_pagelist_fraction":
+      return `${k.wm.percpuPagelistFraction}\n`;
+    case "/proc/sys/kernel/kptr_restrict":
+      return `${k.core.printfCtx.kptrRestrict}\n`;
     default:
       return undefined;
   }
@@ -53,6 +57,20 @@ export function sysctlWrite(k: Kernel, path: string, value: string): boolean {
         k.wm.lowmemReserveRatio[i] = v;
       });
       k.recalcWatermarks();
+      return true;
+    }
+    case "/proc/sys/vm/percpu_pagelist_fraction": {
+      // percpu_pagelist_fraction_sysctl_handler: 0 restores the default sizes, else at least 8.
+      const v = parseInt10(value, path);
+      if (v !== 0 && v < 8) throw new FsError("EINVAL", `echo: write error: ${path}: Invalid argument`);
+      k.wm.percpuPagelistFraction = v;
+      k.setPcpSizes();
+      return true;
+    }
+    case "/proc/sys/kernel/kptr_restrict": {
+      const v = parseInt10(value, path);
+      if (v < 0 || v > 2) throw new FsError("EINVAL", `echo: write error: ${path}: Invalid argument`);
+      k.core.printfCtx.kptrRestrict = v;
       return true;
     }
     default:

@@ -2,7 +2,7 @@
 // added) and kernel-facts' 5.4 formats; values against the allocator state and 5.4's formulas.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { boot, GFP_KERNEL } from "../src/index.ts";
+import { __GFP_NOWARN, boot, GFP_KERNEL } from "../src/index.ts";
 import { MIGRATE_TYPES } from "../src/mm/mmzone.ts";
 
 const fixture = (name: string) =>
@@ -196,5 +196,46 @@ describe("/proc/vmstat", () => {
     const after = k2.cat("/proc/vmstat");
     expect(get(after, "pgalloc_dma32") - get(before, "pgalloc_dma32")).toBe(4);
     expect(get(after, "pgfree") - get(before, "pgfree")).toBe(4);
+  });
+});
+
+describe("/sys/kernel/debug/extfrag", () => {
+  it("unusable_index and extfrag_index follow the kernel's integer formulas, `%d.%03d ` per order", () => {
+    const m = boot({ mem: "256M", cpus: 1 });
+    // Fragment DMA32: take every order-10 block, then give back one page in two of each order-1 pair.
+    const held: number[] = [];
+    for (
+      let p = m.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 0);
+      p !== null;
+      p = m.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 0)
+    )
+      held.push(p);
+    held.sort((a, b) => a - b);
+    for (let i = 0; i < held.length; i += 2) m.__free_pages(held[i]!, 0);
+    const z = m.populatedZones().find((z) => z.name === "DMA32")!;
+    const nr = Array.from(z.nrFree);
+    const pages = nr.reduce((a, n, o) => a + n * 2 ** o, 0);
+    const blocks = nr.reduce((a, n) => a + n, 0);
+    const suitable = (k: number) => nr.reduce((a, n, o) => a + (o >= k ? n * 2 ** (o - k) : 0), 0);
+    const fmt = (i: number) => `${Math.trunc(i / 1000)}.${String(Math.abs(i % 1000)).padStart(3, "0")} `;
+    const unusable = nr.map((_, k) =>
+      pages === 0 ? 1000 : Math.trunc(((pages - suitable(k) * 2 ** k) * 1000) / pages),
+    );
+    const extfrag = nr.map((_, k) =>
+      blocks === 0
+        ? 0
+        : suitable(k) > 0
+          ? -1000
+          : 1000 - Math.trunc((1000 + Math.trunc((pages * 1000) / 2 ** k)) / blocks),
+    );
+    expect(m.cat("/sys/kernel/debug/extfrag/unusable_index")).toContain(
+      `Node 0, zone    DMA32 ${unusable.map(fmt).join("")}\n`,
+    );
+    expect(m.cat("/sys/kernel/debug/extfrag/extfrag_index")).toContain(
+      `Node 0, zone    DMA32 ${extfrag.map(fmt).join("")}\n`,
+    );
+    expect(extfrag[0]).toBe(-1000); // order 0 would succeed
+    expect(fmt(-1000)).toBe("-1.000 ");
+    expect(unusable[10]).toBeGreaterThan(900); // nearly everything free is in single pages
   });
 });

@@ -2,6 +2,7 @@
 import { FsError } from "../../kernel/errors.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
 import { buddyinfo } from "./buddyinfo.ts";
+import { extfragIndexFile, unusableIndexFile } from "./extfrag.ts";
 import { meminfo } from "./meminfo.ts";
 import { pagetypeinfo } from "./pagetypeinfo.ts";
 import { sysctlRead, sysctlWrite } from "./sysctl.ts";
@@ -14,6 +15,8 @@ const FILES: Readonly<Record<string, (k: Kernel) => string>> = {
   "/proc/zoneinfo": zoneinfo,
   "/proc/meminfo": meminfo,
   "/proc/vmstat": vmstat,
+  "/sys/kernel/debug/extfrag/unusable_index": unusableIndexFile,
+  "/sys/kernel/debug/extfrag/extfrag_index": extfragIndexFile,
 };
 
 export function procCat(k: Kernel, path: string): string {

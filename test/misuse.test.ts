@@ -301,3 +301,21 @@ describe("what a report does to the caller", () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe("modules whose own code throws", () => {
+  it("a JavaScript error in init is rethrown and the module is not left half-loaded", () => {
+    const k = boot({ mem: "256M" });
+    expect(() =>
+      k.insmod({
+        name: "thrower",
+        init() {
+          throw new Error("oops in my code");
+        },
+      }),
+    ).toThrow("oops in my code");
+    expect(k.core.modulesLine()).toBe("Modules linked in:");
+    expect(k.insmod({ name: "thrower", init: () => 0 })).toEqual({ ok: true });
+    expect(k.rmmod("thrower")).toEqual({ ok: true });
+    expect(k.rmmod("thrower").ok).toBe(false);
+  });
+});

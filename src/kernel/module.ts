@@ -101,7 +101,14 @@ export class Modules {
     }
     const entry = { name: mod.name, state: "coming" as "coming" | "live" | "going" };
     core.modules.unshift(entry);
-    const r = this.run(mod, params, "init", "insmod");
+    let r: { ret: number | undefined | void; killed: boolean };
+    try {
+      r = this.run(mod, params, "init", "insmod");
+    } catch (e) {
+      // A JavaScript error in the module's own code (not a kernel report): the load fails, then it is rethrown.
+      core.modules.splice(core.modules.indexOf(entry), 1);
+      throw e;
+    }
     if (r.killed) {
       core.modules.splice(core.modules.indexOf(entry), 1);
       return { ok: false, message: "Segmentation fault" };
@@ -132,9 +139,13 @@ export class Modules {
     const core = this.k.core;
     const entry = core.modules.find((m) => m.name === name)!;
     entry.state = "going";
-    const r = this.run(l.mod, l.params, "exit", "rmmod");
-    core.modules.splice(core.modules.indexOf(entry), 1);
-    this.loaded.delete(name);
+    let r: { killed: boolean };
+    try {
+      r = this.run(l.mod, l.params, "exit", "rmmod");
+    } finally {
+      core.modules.splice(core.modules.indexOf(entry), 1);
+      this.loaded.delete(name);
+    }
     return r.killed ? { ok: false, message: "Segmentation fault" } : { ok: true };
   }
 

@@ -101,7 +101,7 @@ export class Modules {
     }
     const entry = { name: mod.name, state: "coming" as "coming" | "live" | "going" };
     core.modules.unshift(entry);
-    let r: { ret: number | undefined | void; killed: boolean };
+    let r: ReturnType<Modules["run"]>;
     try {
       r = this.run(mod, params, "init", "insmod");
     } catch (e) {

@@ -239,3 +239,49 @@ describe("/sys/kernel/debug/extfrag", () => {
     expect(unusable[10]).toBeGreaterThan(900); // nearly everything free is in single pages
   });
 });
+
+describe("warn_alloc's Mem-Info dump (show_mem, 5.4 layout)", () => {
+  it("has 5.4's lines, and its numbers add up", () => {
+    const m = boot({ mem: "512M", cpus: 1 });
+    while (m.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 10)) {}
+    const mark = m.logMark();
+    expect(m.alloc_pages(GFP_KERNEL, 10)).toBeNull();
+    const l = lines(m.dmesg(mark)).map((x) => x.replace(/^\[\s*\d+\.\d{6}\] /, ""));
+    const i = l.indexOf("Mem-Info:");
+    const [dma, dma32] = m.populatedZones();
+    const free = dma!.freePages + dma32!.freePages;
+    expect(l.slice(i, i + 7)).toEqual([
+      "Mem-Info:",
+      "active_anon:0 inactive_anon:0 isolated_anon:0",
+      " active_file:0 inactive_file:0 isolated_file:0",
+      " unevictable:0 dirty:0 writeback:0 unstable:0",
+      " slab_reclaimable:0 slab_unreclaimable:0",
+      " mapped:0 shmem:0 pagetables:0 bounce:0",
+      ` free:${free} free_pcp:${dma!.pcpPages + dma32!.pcpPages} free_cma:0`,
+    ]);
+    expect(l[i + 7]).toBe(
+      "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB writeback:0kB shmem:0kB shmem_thp: 0kB shmem_pmdmapped: 0kB anon_thp: 0kB writeback_tmp:0kB unstable:0kB all_unreclaimable? no",
+    );
+    const k4 = (n: number) => `${n * 4}kB`;
+    expect(l[i + 8]).toBe(
+      `Node 0 DMA free:${k4(dma!.freePages)} min:${k4(dma!.watermark[0]!)} low:${k4(dma!.watermark[1]!)} high:${k4(dma!.watermark[2]!)} active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB present:${k4(3998)} managed:${k4(dma!.managed)} mlocked:0kB kernel_stack:0kB pagetables:0kB bounce:0kB free_pcp:0kB local_pcp:0kB free_cma:0kB`,
+    );
+    expect(l[i + 9]).toBe(`lowmem_reserve[]: ${dma!.lowmemReserve.join(" ")}`);
+    const buddyLine = l.find((x) => x.startsWith("Node 0 DMA32: "))!;
+    expect(buddyLine).toMatch(/^Node 0 DMA32: (\d+\*\d+kB (\([UMEHCI]+\) )?){11}= \d+kB$/);
+    expect(buddyLine.endsWith(` 0*4096kB = ${dma32!.freePages * 4}kB`)).toBe(true);
+    const tail = l.slice(l.indexOf("0 total pagecache pages"));
+    expect(tail.slice(0, 10)).toEqual([
+      "0 total pagecache pages",
+      "0 pages in swap cache",
+      "Swap cache stats: add 0, delete 0, find 0/0",
+      "Free swap  = 0kB",
+      "Total swap = 0kB",
+      `${dma!.present + dma32!.present} pages RAM`,
+      "0 pages HighMem/MovableOnly",
+      `${dma!.present - dma!.managed + dma32!.present - dma32!.managed} pages reserved`,
+      "0 pages cma reserved",
+      "0 pages hwpoisoned",
+    ]);
+  });
+});

@@ -49,7 +49,8 @@ export class PageApi {
 
   static gfp(gfp: number, fn: string): number {
     // A 32-bit unsigned integer is exactly a number that survives >>> 0 unchanged.
-    if (gfp >>> 0 !== gfp) throw new TypeError(`${fn}: gfp_mask must be a 32-bit unsigned integer, got ${gfp}`);
+    if (gfp >>> 0 !== gfp)
+      throw new TypeError(`${fn}: gfp_mask must be a 32-bit unsigned integer, got ${gfp}`);
     return gfp & __GFP_BITS_MASK; // gfp_allowed_mask
   }
 

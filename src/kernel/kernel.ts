@@ -25,6 +25,7 @@ import {
   calcMinFreeKbytes,
   calcTotalreserve,
   nrFreeBufferPages,
+  nrFreePagecachePages,
   setPcpBatch,
   setPcpHigh,
   setupLowmemReserve,
@@ -127,13 +128,14 @@ export class Kernel {
     // build_all_zonelists(): zonelists, then the page-cache estimate that decides mobility grouping.
     core.lines(
       KERN_INFO,
-      `percpu: Embedded ${profile.percpuPagesPerCpu} pages/cpu s${profile.percpuPagesPerCpu * 4096 - 57344} r8192 d28672 u262144`,
+      // Reserved (8 KiB) and dynamic (28 KiB) parts and the 2 MiB unit as x86_64 prints them (oracle boot
+      // log); the static part is what remains of the embedded pages.
+      `percpu: Embedded ${profile.percpuPagesPerCpu} pages/cpu s${profile.percpuPagesPerCpu * 4096 - 8192 - 28672} r8192 d28672 u2097152`,
     );
     buildZonelists(L.nodes);
     this.alloc.refreshZonelists();
     const populated = L.zones.filter((z) => z?.populated);
-    const totalPages =
-      nrFreeBufferPages(populated) + populated.filter((z) => z.idx === 3).reduce((a, z) => a + z.managed, 0);
+    const totalPages = nrFreePagecachePages(populated);
     const grouping = totalPages >= (1 << profile.pageblockOrder) * MIGRATE_TYPES;
     this.alloc.buddy.groupingDisabled = !grouping;
     core.lines(

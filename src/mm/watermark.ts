@@ -1,6 +1,15 @@
 // Watermarks, lowmem_reserve and per-CPU batch sizes, as 5.4 computes them: init_per_zone_wmark_min,
 // __setup_per_zone_wmarks, setup_per_zone_lowmem_reserve, calculate_totalreserve_pages, zone_batchsize.
-import { MAX_NR_ZONES, type PgData, WMARK_HIGH, WMARK_LOW, WMARK_MIN, type Zone } from "./mmzone.ts";
+import {
+  MAX_NR_ZONES,
+  type PgData,
+  WMARK_HIGH,
+  WMARK_LOW,
+  WMARK_MIN,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  type Zone,
+} from "./mmzone.ts";
 
 /** mult_frac(x, n, d) with integer arithmetic. */
 function multFrac(x: number, n: number, d: number): number {
@@ -17,11 +26,21 @@ export interface WatermarkState {
   percpuPagelistFraction: number;
 }
 
-/** nr_free_zone_pages(ZONE_NORMAL): managed minus high watermark over the zones a GFP_USER may use. */
-export function nrFreeBufferPages(zones: readonly Zone[]): number {
+/** nr_free_zone_pages(): managed minus high watermark over the zones up to `highIdx`. */
+export function nrFreeZonePages(zones: readonly Zone[], highIdx: number): number {
   let sum = 0;
-  for (const z of zones) if (z.idx <= 2) sum += Math.max(0, z.managed - z.watermark[WMARK_HIGH]!);
+  for (const z of zones) if (z.idx <= highIdx) sum += Math.max(0, z.managed - z.watermark[WMARK_HIGH]!);
   return sum;
+}
+
+/** nr_free_pagecache_pages(): for GFP_HIGHUSER_MOVABLE, i.e. up to ZONE_MOVABLE ("Total pages" at boot). */
+export function nrFreePagecachePages(zones: readonly Zone[]): number {
+  return nrFreeZonePages(zones, ZONE_MOVABLE);
+}
+
+/** nr_free_buffer_pages(): for GFP_USER, i.e. up to ZONE_NORMAL. */
+export function nrFreeBufferPages(zones: readonly Zone[]): number {
+  return nrFreeZonePages(zones, ZONE_NORMAL);
 }
 
 /** init_per_zone_wmark_min(): min_free_kbytes = sqrt(lowmem_kbytes * 16), clamped. Returns the new value. */

@@ -7,7 +7,27 @@ export { EINVAL, ENOMEM, FsError, KernelBug, KernelError, KernelOops, KernelPani
 export { type BootOptions, Kernel } from "./kernel/kernel.ts";
 export type { InsmodResult, KernelModule, ParamSpec } from "./kernel/module.ts";
 export { KERN } from "./kernel/printk.ts";
+export { DUMP_PREFIX_ADDRESS, DUMP_PREFIX_NONE, DUMP_PREFIX_OFFSET } from "./lib/hexdump.ts";
 export * from "./mm/gfp.ts";
+export type { Ctor as KmemCacheCtor } from "./mm/slub/cache.ts";
+export {
+  SLAB_ACCOUNT,
+  SLAB_CACHE_DMA,
+  SLAB_CACHE_DMA32,
+  SLAB_CONSISTENCY_CHECKS,
+  SLAB_HWCACHE_ALIGN,
+  SLAB_MEM_SPREAD,
+  SLAB_NOLEAKTRACE,
+  SLAB_PANIC,
+  SLAB_POISON,
+  SLAB_RECLAIM_ACCOUNT,
+  SLAB_RED_ZONE,
+  SLAB_STORE_USER,
+  SLAB_TEMPORARY,
+  SLAB_TRACE,
+  SLAB_TYPESAFE_BY_RCU,
+} from "./mm/slub/flags.ts";
+export { KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE } from "./mm/slub/slab_common.ts";
 
 /** Boot a simulated machine (see BootOptions; defaults: 1G, 1 node, 2 CPUs, profile 5.4). */
 export function boot(opts: BootOptions = {}): Kernel {

@@ -18,6 +18,7 @@ import {
   type Kernel,
 } from "../src/index.ts";
 import { freeWithPcp, snapshot } from "./helpers/machine.ts";
+import { S_ALLOC, S_RESERVED, S_TAIL } from "../src/mm/page.ts";
 
 interface Block {
   page: number;
@@ -31,6 +32,8 @@ interface Model {
   used: Set<number>;
   leaked: Set<number>;
   free0: number;
+  /** Pages the kernel itself holds (the slab allocator's boot caches): not the program's to misuse. */
+  kernel: Set<number>;
 }
 
 const GFPS = [
@@ -161,7 +164,7 @@ class Misuse implements fc.Command<Model, Kernel> {
     // A page frame the model does not own: free, reserved, a hole, or leaked.
     const zone = k.populatedZones()[this.i % k.populatedZones().length]!;
     let other = zone.startPfn + (this.i % zone.spanned);
-    while (m.used.has(other)) other = zone.startPfn + ((other - zone.startPfn + 1) % zone.spanned);
+    while (m.used.has(other) || m.kernel.has(other)) other = zone.startPfn + ((other - zone.startPfn + 1) % zone.spanned);
     switch (this.kind) {
       case 0:
         k.__free_pages(k.pfn_to_page(other), 0);
@@ -217,7 +220,11 @@ function run(opts: Parameters<typeof boot>[0], numRuns: number): void {
   fc.assert(
     fc.property(fc.commands(commands, { maxCommands: 60 }), (cmds) => {
       const k = boot(opts);
-      const m: Model = { live: [], used: new Set(), leaked: new Set(), free0: freeWithPcp(k) };
+      // The slab allocator's boot caches own some pages already: they are not the program's to misuse.
+      const kernel = new Set<number>();
+      for (let pfn = 0; pfn < k.pages.nrPfns; pfn++)
+        if (k.pages.state[pfn]! & (S_ALLOC | S_TAIL) && !(k.pages.state[pfn]! & S_RESERVED)) kernel.add(pfn);
+      const m: Model = { live: [], used: new Set(), leaked: new Set(), free0: freeWithPcp(k), kernel };
       fc.modelRun(() => ({ model: m, real: k }), cmds);
       // Give everything back: the machine returns to a sound state apart from 5.4's leaks.
       for (const b of [...m.live].reverse()) for (let r = b.refs; r > 0; r--) k.__free_pages(b.page, b.order);

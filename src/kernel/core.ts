@@ -5,7 +5,7 @@ import type { Cmdline } from "./cmdline.ts";
 import { KernelBug, KernelOops, KernelPanic } from "./errors.ts";
 import { KERN_EMERG, KERN_WARNING, LogBuffer, MESSAGE_LOGLEVEL_DEFAULT, parseLevel } from "./printk.ts";
 import type { Profile } from "./profile.ts";
-import { callerFrames, type Frame, formatFrame, kframe } from "./stacktrace.ts";
+import { callerFrames, type Frame, formatFrame, kframe, StackDepot } from "./stacktrace.ts";
 import { TAINT_DIE, TAINT_WARN, taintString } from "./taint.ts";
 import { type PrintfContext, vsprintf } from "./vsprintf.ts";
 
@@ -44,6 +44,8 @@ export class Core {
   private readonly traceId: string;
   private nextPid = 1200;
   readonly printfCtx: { -readonly [K in keyof PrintfContext]: PrintfContext[K] };
+  /** Saved stacks of allocation/free tracks. */
+  readonly stacks = new StackDepot();
   /** The CPU reports name (smp_processor_id), supplied by the page allocator. */
   cpuId: () => number = () => 0;
 
@@ -116,6 +118,12 @@ export class Core {
     return out;
   }
 
+  /** Save the current call stack below `kernelFrames` (a track); returns its depot handle. */
+  saveStack(kernelFrames: readonly string[]): number {
+    const mc = this.moduleCall;
+    return this.stacks.save(kernelFrames, mc?.name, mc ? (mc.phase === "init" ? INIT_TAIL : EXIT_TAIL) : []);
+  }
+
   private callTrace(frames: readonly Frame[]): string {
     return `Call Trace:\n${frames.map(formatFrame).join("\n")}`;
   }
@@ -134,12 +142,12 @@ export class Core {
   }
 
   /** WARN() at file:line in `fn` (which is then the RIP); `kernelFrames` are fn's callers inside the kernel. */
-  warn(file: string, line: number, fn: string, kernelFrames: readonly string[] = []): void {
+  warn(file: string, line: number, fn: string, kernelFrames: readonly string[] = [], msg = ""): void {
     const rip = formatFrame(kframe(fn)).trim();
     const frames = this.traceFrames(kernelFrames);
     this.lines(
       KERN_WARNING,
-      `${CUT_HERE}\nWARNING: CPU: ${this.cpuId()} PID: ${this.current.pid} at ${file}:${line} ${rip}\n${this.modulesLine()}\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames)}\n${this.endTrace()}`,
+      `${CUT_HERE}\n${msg ? `${msg}\n` : ""}WARNING: CPU: ${this.cpuId()} PID: ${this.current.pid} at ${file}:${line} ${rip}\n${this.modulesLine()}\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames)}\n${this.endTrace()}`,
     );
     this.addTaint(TAINT_WARN, false);
     if (this.panicOnWarn) this.panic("panic_on_warn set ...");
@@ -152,10 +160,11 @@ export class Core {
     line: number,
     fn: string,
     kernelFrames: readonly string[] = [],
+    msg = "",
   ): boolean {
     if (this.warned.has(key)) return false;
     this.warned.add(key);
-    this.warn(file, line, fn, kernelFrames);
+    this.warn(file, line, fn, kernelFrames, msg);
     return true;
   }
 

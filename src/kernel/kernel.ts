@@ -8,8 +8,10 @@ import {
   START_KERNEL_MAP,
   STRUCT_PAGE_SIZE,
   VMEMMAP_START,
+  ZERO_SIZE_PTR,
 } from "../arch/x86/layout.ts";
 import { procCat, procEcho } from "../fs/proc/index.ts";
+import { hexDumpLines } from "../lib/hexdump.ts";
 import { MemoryAccess } from "../mm/access.ts";
 import { checkKernel, orphanedPages } from "../mm/check.ts";
 import { BadPageReporter, pageHandle } from "../mm/debug.ts";
@@ -21,6 +23,9 @@ import { NIL, type PageArrays, S_HEAD } from "../mm/page.ts";
 import { PageAllocator } from "../mm/page_alloc.ts";
 import { PageApi } from "../mm/page_api.ts";
 import { type MemStats, WarnAlloc } from "../mm/show_mem.ts";
+import type { Ctor } from "../mm/slub/cache.ts";
+import { KMALLOC_MAX_CACHE_SIZE, SlabCommon } from "../mm/slub/slab_common.ts";
+import { Slub } from "../mm/slub/slub.ts";
 import {
   calcMinFreeKbytes,
   calcTotalreserve,
@@ -72,6 +77,9 @@ export class Kernel {
   readonly badPage: BadPageReporter;
   readonly wm: WatermarkState;
   readonly modules: Modules;
+  /** SLUB and the kmalloc family (mm/slub/). */
+  readonly slab: SlabCommon;
+  readonly slub: Slub;
   private readonly memAccess: MemoryAccess;
   private readonly warnAllocReporter: WarnAlloc;
 
@@ -155,6 +163,10 @@ export class Kernel {
       KERN_INFO,
       `Memory: ${managed * 4}K/${L.totalPresent * 4}K available (${img.code}K kernel code, ${img.rwdata}K rwdata, ${img.rodata}K rodata, ${img.init}K init, ${img.bss}K bss, ${(L.totalPresent - managed) * 4}K reserved, 0K cma-reserved)`,
     );
+    // kmem_cache_init(): the slab allocator comes up right after mem_init().
+    this.slub = new Slub(core, this.pages, this.phys, this.alloc, this.api, cpus, nodes);
+    this.slab = new SlabCommon(core, this.api, profile.slab, this.cmdline, this.slub, profile.maxOrder);
+    this.slab.init(nodes);
     core.log.clockRunning = true;
 
     // setup_per_cpu_pageset(), then init_per_zone_wmark_min() (a core_initcall).
@@ -408,6 +420,195 @@ export class Kernel {
     if (size === 0) return 64 - PAGE_SHIFT;
     const pages = Math.ceil(size / PAGE_SIZE);
     return pages <= 1 ? 0 : Math.ceil(Math.log2(pages));
+  }
+
+  // ---- slab allocator (SLUB) and kmalloc ---------------------------------------------------------
+
+  /** kmalloc(): a size class object up to 8 KiB, a compound block above; 0 (NULL) on failure. */
+  kmalloc(size: number, flags: number): number {
+    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && flags >>> 0 === flags && (size | 0) === size)
+      return this.slub.alloc(this.slab.kmallocSlab(size, flags & 0x7fffff), flags & 0x7fffff, -1);
+    return this.kmallocSlow(size, flags, -1, "__kmalloc");
+  }
+
+  private kmallocSlow(size: number, flags: number, node: number, fn: string): number {
+    if (!Number.isInteger(size) || size < 0)
+      throw new TypeError(`${fn}: size must be a non-negative integer, got ${size}`);
+    const gfp = PageApi.gfp(flags, fn);
+    if (size === 0) return ZERO_SIZE_PTR;
+    if (size > KMALLOC_MAX_CACHE_SIZE) return this.slab.kmallocLarge(size, gfp, node, fn);
+    return this.slub.alloc(this.slab.kmallocSlab(size, gfp), gfp, node);
+  }
+
+  kzalloc(size: number, flags: number): number {
+    return this.kmalloc(size, PageApi.gfp(flags, "kzalloc") | __GFP_ZERO);
+  }
+
+  /** kmalloc_node(): from a slab on `node` (NUMA_NO_NODE, -1, for any). */
+  kmalloc_node(size: number, flags: number, node: number): number {
+    if (!Number.isInteger(node) || node < -1 || node >= this.nodes.length)
+      throw new RangeError(`kmalloc_node: no node ${node}`);
+    return this.kmallocSlow(size, flags, node, "__kmalloc_node");
+  }
+
+  kzalloc_node(size: number, flags: number, node: number): number {
+    return this.kmalloc_node(size, PageApi.gfp(flags, "kzalloc_node") | __GFP_ZERO, node);
+  }
+
+  /** kmalloc_array(): NULL when n * size overflows size_t. */
+  kmalloc_array(n: number, size: number, flags: number): number {
+    for (const v of [n, size])
+      if (!Number.isInteger(v) || v < 0) throw new TypeError(`kmalloc_array: bad count or size ${v}`);
+    const bytes = n * size;
+    if (bytes > 2 ** 64 - 1) return 0;
+    return this.kmallocSlow(bytes, flags, -1, "__kmalloc");
+  }
+
+  kcalloc(n: number, size: number, flags: number): number {
+    return this.kmalloc_array(n, size, PageApi.gfp(flags, "kcalloc") | __GFP_ZERO);
+  }
+
+  /** kfree(): NULL and ZERO_SIZE_PTR are no-ops; anything but an allocated object's start is refused. */
+  kfree(objp: number): void {
+    if (objp > ZERO_SIZE_PTR) this.slab.kfree(objp);
+    else if (typeof objp !== "number" || objp < 0) {
+      if (typeof objp !== "number")
+        throw new TypeError(`kfree: pointer must be a number, got ${typeof objp}`);
+      this.slab.kfree(objp);
+    }
+  }
+
+  /** ksize(): the bytes really usable behind a kmalloc'ed pointer. */
+  ksize(objp: number): number {
+    if (typeof objp !== "number") throw new TypeError("ksize: pointer must be a number");
+    return this.slab.ksize(objp);
+  }
+
+  /** krealloc() (5.4): in place when ksize() allows, else a new object with the old bytes copied. */
+  krealloc(p: number, new_size: number, flags: number): number {
+    if (!Number.isInteger(new_size) || new_size < 0) throw new TypeError(`krealloc: bad size ${new_size}`);
+    if (new_size === 0) {
+      this.kfree(p);
+      return ZERO_SIZE_PTR;
+    }
+    const ks = p ? this.slab.ksize(p) : 0;
+    if (ks >= new_size) return p;
+    const ret = this.kmallocSlow(new_size, flags, -1, "__kmalloc_track_caller");
+    if (ret && p > ZERO_SIZE_PTR) {
+      this.phys.copy(ret - PAGE_OFFSET, p - PAGE_OFFSET, ks);
+      this.kfree(p);
+    }
+    return ret;
+  }
+
+  /** kzfree() (5.4; kfree_sensitive() from 5.9): zero the whole ksize() area, then free. */
+  kzfree(p: number): void {
+    if (p <= ZERO_SIZE_PTR) return;
+    const ks = this.slab.ksize(p);
+    if (ks) this.memset(p, 0, ks);
+    this.kfree(p);
+  }
+
+  kfree_sensitive(p: number): void {
+    this.kzfree(p);
+  }
+
+  /** kmem_cache_create(): a cache handle (its struct kmem_cache address), or 0 (NULL) on failure. */
+  kmem_cache_create(
+    name: string,
+    size: number,
+    align: number,
+    flags: number,
+    ctor: Ctor | null = null,
+  ): number {
+    return this.slab.create(name, size, align, flags, ctor, "kmem_cache_create");
+  }
+
+  kmem_cache_alloc(cachep: number, flags: number): number {
+    const s = this.slab.cacheOf(cachep, "kmem_cache_alloc");
+    return s ? this.slub.alloc(s, PageApi.gfp(flags, "kmem_cache_alloc"), -1) : 0;
+  }
+
+  kmem_cache_zalloc(cachep: number, flags: number): number {
+    return this.kmem_cache_alloc(cachep, PageApi.gfp(flags, "kmem_cache_zalloc") | __GFP_ZERO);
+  }
+
+  kmem_cache_alloc_node(cachep: number, flags: number, node: number): number {
+    if (!Number.isInteger(node) || node < -1 || node >= this.nodes.length)
+      throw new RangeError(`kmem_cache_alloc_node: no node ${node}`);
+    const s = this.slab.cacheOf(cachep, "kmem_cache_alloc_node");
+    return s ? this.slub.alloc(s, PageApi.gfp(flags, "kmem_cache_alloc_node"), node) : 0;
+  }
+
+  kmem_cache_free(cachep: number, objp: number): void {
+    if (typeof objp !== "number") throw new TypeError("kmem_cache_free: object must be a number");
+    const s = this.slab.cacheOf(cachep, "kmem_cache_free");
+    if (s && objp !== 0) this.slab.freeObject(s, objp, "kmem_cache_free");
+  }
+
+  /** kmem_cache_alloc_bulk(): fills p[0..size), returns size, or 0 with nothing kept. */
+  kmem_cache_alloc_bulk(cachep: number, flags: number, size: number, p: number[]): number {
+    if (!Number.isInteger(size) || size < 0) throw new TypeError(`kmem_cache_alloc_bulk: bad size ${size}`);
+    const s = this.slab.cacheOf(cachep, "kmem_cache_alloc_bulk");
+    if (!s) return 0;
+    const gfp = PageApi.gfp(flags, "kmem_cache_alloc_bulk");
+    for (let i = 0; i < size; i++) {
+      const o = this.slub.alloc(s, gfp, -1);
+      if (o === 0) {
+        for (let j = 0; j < i; j++) this.slab.freeObject(s, p[j]!, "kmem_cache_free_bulk");
+        return 0;
+      }
+      p[i] = o;
+    }
+    return size;
+  }
+
+  /** kmem_cache_free_bulk(): with a NULL cache each object goes back to its own (kfree_bulk). */
+  kmem_cache_free_bulk(cachep: number, size: number, p: readonly number[]): void {
+    if (!Number.isInteger(size) || size < 0 || size > p.length)
+      throw new TypeError(`kmem_cache_free_bulk: bad size ${size}`);
+    const s = cachep === 0 ? null : this.slab.cacheOf(cachep, "kmem_cache_free_bulk");
+    if (cachep !== 0 && !s) return;
+    for (let i = 0; i < size; i++) if (p[i]) this.slab.freeObject(s, p[i]!, "kmem_cache_free_bulk");
+  }
+
+  /** kmem_cache_shrink(): 0 when the cache holds no slabs any more. */
+  kmem_cache_shrink(cachep: number): number {
+    const s = this.slab.cacheOf(cachep, "kmem_cache_shrink");
+    return s ? this.slub.shrink(s) : 0;
+  }
+
+  kmem_cache_destroy(cachep: number): void {
+    this.slab.destroy(cachep);
+  }
+
+  /** kmem_cache_size(): the object size the cache was created for. */
+  kmem_cache_size(cachep: number): number {
+    const s = this.slab.cacheOf(cachep, "kmem_cache_size");
+    return s ? s.objectSize : 0;
+  }
+
+  /** print_hex_dump_bytes(): print_hex_dump(KERN_DEBUG, prefix, type, 16, 1, buf, len, true). */
+  print_hex_dump_bytes(prefix_str: string, prefix_type: number, buf: number, len: number): void {
+    this.print_hex_dump(KERN.DEBUG, prefix_str, prefix_type, 16, 1, buf, len, true);
+  }
+
+  /** print_hex_dump() with groupsize 1; DUMP_PREFIX_ADDRESS rows print as %p (hashed). */
+  print_hex_dump(
+    level: string,
+    prefix_str: string,
+    prefix_type: number,
+    rowsize: number,
+    _groupsize: number,
+    buf: number,
+    len: number,
+    ascii: boolean,
+  ): void {
+    const bytes = this.memAccess.readBytes(buf, len);
+    const rows = hexDumpLines(prefix_str, prefix_type, rowsize, bytes, buf, ascii, (a) =>
+      this.core.printfCtx.hashPointer(a),
+    );
+    for (const r of rows) this.core.printk(`${level}%s\n`, r);
   }
 
   // ---- memory access ---------------------------------------------------------------------------

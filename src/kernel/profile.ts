@@ -1,6 +1,7 @@
 // Everything that differs between kernel versions lives in one profile object, chosen at boot.
 // Only 5.4 (the book's kernel) exists so far (profiles/v5_4.ts); a "6.1" file can be added beside it.
 
+import type { SlabProfile } from "../mm/slub/slab_common.ts";
 import { PROFILE_5_4 } from "./profiles/v5_4.ts";
 
 export interface Profile {
@@ -51,6 +52,8 @@ export interface Profile {
     readonly nodeItems: readonly string[];
     readonly events: readonly string[];
   };
+  /** SLUB: object layout parameters, bootstrap cache sizes, BUG sites. */
+  readonly slab: SlabProfile;
   /** /proc/meminfo keys in order (HugePages_* and HardwareCorrupted have their own formats). */
   readonly meminfoKeys: readonly string[];
 }

@@ -35,10 +35,15 @@ export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
   // Engine frames come first and can be many: look deep enough to reach the caller's own.
   const saved = Error.stackTraceLimit;
   Error.stackTraceLimit = 60;
-  const stack = new Error().stack?.split("\n").slice(1) ?? [];
+  const stack = new Error().stack ?? "";
   Error.stackTraceLimit = saved;
+  return parseCallerFrames(stack, mod, limit);
+}
+
+/** The caller's frames in a V8 stack text (the engine's own frames and node internals skipped). */
+export function parseCallerFrames(stack: string, mod: string | undefined, limit: number): Frame[] {
   const out: Frame[] = [];
-  for (const line of stack) {
+  for (const line of stack.split("\n").slice(1)) {
     const m = /at (?:async )?(?:(.*?) \()?(.*?):(\d+):(\d+)\)?$/.exec(line.trim());
     if (!m) continue;
     const file = m[2]!.startsWith("file://") ? fileURLToPath(m[2]!) : m[2]!;
@@ -57,4 +62,67 @@ export function callerFrames(mod: string | undefined, limit = 8): Frame[] {
     if (out.length >= limit) break;
   }
   return out;
+}
+
+interface SavedStack {
+  /** Filled in by V8; formatted only when read (so saving a stack costs no string work). */
+  stack?: string;
+  kernelFrames: readonly string[];
+  mod: string | undefined;
+  tail: readonly string[];
+}
+
+/**
+ * lib/stackdepot.c in spirit: saved call stacks behind small integer handles (0 = none), for the
+ * allocation and free tracks the debug tools keep. The JavaScript stack is captured eagerly but
+ * formatted lazily, so recording a track stays cheap until a report needs it.
+ */
+export class StackDepot {
+  private readonly saved: (SavedStack | null)[] = [null];
+  private readonly freeHandles: number[] = [];
+
+  save(kernelFrames: readonly string[], mod: string | undefined, tail: readonly string[]): number {
+    const s: SavedStack = { kernelFrames, mod, tail };
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 40;
+    Error.captureStackTrace(s);
+    Error.stackTraceLimit = limit;
+    const h = this.freeHandles.pop();
+    if (h !== undefined) {
+      this.saved[h] = s;
+      return h;
+    }
+    this.saved.push(s);
+    return this.saved.length - 1;
+  }
+
+  release(handle: number): void {
+    if (handle > 0 && handle < this.saved.length && this.saved[handle]) {
+      this.saved[handle] = null;
+      this.freeHandles.push(handle);
+    }
+  }
+
+  /** The saved trace: kernel frames, the caller's frames, then the syscall tail; [] for no handle. */
+  frames(handle: number, callerLimit = 8): Frame[] {
+    const s = this.saved[handle];
+    if (!s) return [];
+    return [
+      ...s.kernelFrames.map(kframe),
+      ...parseCallerFrames(s.stack ?? "", s.mod, callerLimit),
+      ...s.tail.map(kframe),
+    ];
+  }
+
+  /** The first caller frame (the track's "addr": where the allocation was made). */
+  caller(handle: number): Frame | null {
+    const s = this.saved[handle];
+    if (!s) return null;
+    return parseCallerFrames(s.stack ?? "", s.mod, 1)[0] ?? (s.tail.length ? kframe(s.tail[0]!) : null);
+  }
+
+  /** Live handles (for tests and leak checks). */
+  get size(): number {
+    return this.saved.length - 1 - this.freeHandles.length;
+  }
 }

@@ -5,8 +5,8 @@ import { HZ } from "../kernel/clock.ts";
 import type { Core } from "../kernel/core.ts";
 import { KERN_ALERT, KERN_WARNING } from "../kernel/printk.ts";
 import { TAINT_BAD_PAGE } from "../kernel/taint.ts";
-import { type PageArrays, S_BUDDY, S_HEAD, S_RESERVED, S_TAIL } from "./page.ts";
-import { formatPageFlags, PG_head, PG_reserved } from "./page_flags.ts";
+import { type PageArrays, S_BUDDY, S_HEAD, S_RESERVED, S_SLAB, S_TAIL } from "./page.ts";
+import { formatPageFlags, PG_head, PG_reserved, PG_slab } from "./page_flags.ts";
 
 const LIST_POISON1 = 0xdead000000000100n;
 const LIST_POISON2 = 0xdead000000000122n;
@@ -28,6 +28,7 @@ export function pageFlagsWord(core: Core, p: PageArrays, pfn: number): bigint {
   let f = 0n;
   if (st & S_HEAD) f |= 1n << BigInt(PG_head);
   if (st & S_RESERVED) f |= 1n << BigInt(PG_reserved);
+  if (st & S_SLAB) f |= 1n << BigInt(PG_slab);
   f |= BigInt(Math.floor(zid / nzones)) << BigInt(L.nodeShift);
   f |= BigInt(zid % nzones) << BigInt(L.zoneShift);
   f |= ((1n << BigInt(L.cpupidBits)) - 1n) << BigInt(L.cpupidShift);
@@ -40,6 +41,7 @@ export function pageFlagBits(p: PageArrays, pfn: number): bigint {
   let f = 0n;
   if (st & S_HEAD) f |= 1n << BigInt(PG_head);
   if (st & S_RESERVED) f |= 1n << BigInt(PG_reserved);
+  if (st & S_SLAB) f |= 1n << BigInt(PG_slab);
   return f;
 }
 

@@ -12,6 +12,10 @@ export class PhysMem {
   /** Per-section byte views; null until the section is first written. */
   readonly bytes: (Uint8Array | null)[];
   readonly views: (DataView | null)[];
+  /** 32-bit views of the same sections, for the allocators' own 8-byte-aligned pointer words. */
+  readonly words: (Uint32Array | null)[];
+  /** With backing "none": the pointer words the allocators keep inside free memory (SLUB free pointers). */
+  private readonly sparsePtrs = new Map<number, number>();
 
   constructor(
     readonly endPhys: number,
@@ -20,6 +24,7 @@ export class PhysMem {
     const n = Math.ceil(endPhys / SECTION_BYTES);
     this.bytes = new Array(n).fill(null);
     this.views = new Array(n).fill(null);
+    this.words = new Array(n).fill(null);
   }
 
   private section(phys: number): Uint8Array | null {
@@ -29,8 +34,36 @@ export class PhysMem {
       b = new Uint8Array(SECTION_BYTES);
       this.bytes[s] = b;
       this.views[s] = new DataView(b.buffer);
+      this.words[s] = new Uint32Array(b.buffer);
     }
     return b;
+  }
+
+  /**
+   * A kernel pointer stored at an 8-byte-aligned physical address: the 48-bit address number (canonical
+   * upper bits dropped), 0 for NULL. Metadata-only machines keep these words aside, so the allocators work
+   * the same with no bytes behind them.
+   */
+  readPtr(phys: number): number {
+    const w = this.words[Math.floor(phys / SECTION_BYTES)];
+    if (!w) return this.sparsePtrs.get(phys) ?? 0;
+    const i = (phys & SECTION_MASK) >>> 2;
+    return (w[i + 1]! & 0xffff) * 4294967296 + w[i]!;
+  }
+
+  /** Store a kernel pointer (canonical 64-bit form: upper 16 bits set for kernel-half addresses). */
+  writePtr(phys: number, v: number): void {
+    const s = Math.floor(phys / SECTION_BYTES);
+    const w = this.words[s] ?? (this.section(phys) ? this.words[s]! : null);
+    if (!w) {
+      if (v === 0) this.sparsePtrs.delete(phys);
+      else this.sparsePtrs.set(phys, v);
+      return;
+    }
+    const i = (phys & SECTION_MASK) >>> 2;
+    const hi = Math.floor(v / 4294967296);
+    w[i] = v >>> 0;
+    w[i + 1] = hi >= 0x8000 ? (hi | 0xffff0000) >>> 0 : hi;
   }
 
   /** Bytes actually allocated on the host (for the README's numbers). */

@@ -1,6 +1,6 @@
 // struct page as a structure of typed arrays indexed by pfn: 16 bytes of metadata per page frame.
 //   next/prev  list links (the kernel's page->lru); on a compound tail, next holds the head pfn
-//              (the kernel keeps compound_head in the same word)
+//              (the kernel keeps compound_head in the same word); on a slab head, prev holds the slab id
 //   refcount   page->_refcount
 //   state      our compact page flags (below), mapped to kernel PG_ bits when printed
 //   order      page_private: buddy order of a free block head, or the order a block was allocated with
@@ -23,6 +23,13 @@ export const S_RESERVED = 1 << 4;
 export const S_ALLOC = 1 << 5;
 /** Not backed by RAM (an e820 hole inside a zone's span). */
 export const S_HOLE = 1 << 6;
+/** PG_slab: head of a block the slab allocator owns; its `prev` link holds the slab's id (mm/slub). */
+export const S_SLAB = 1 << 7;
+/**
+ * `prev` of an allocated compound head that kmalloc_large() handed out (not a slab): kfree() may free it
+ * whole. Allocated heads are on no list, so the link is free for this.
+ */
+export const KMALLOC_LARGE = -2;
 
 export class PageArrays {
   readonly next: Int32Array;

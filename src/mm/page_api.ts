@@ -5,9 +5,9 @@ import { hex16, PAGE_OFFSET, PAGE_SIZE, STRUCT_PAGE_SIZE, VMEMMAP_START } from "
 import type { Core } from "../kernel/core.ts";
 import { type BadPageReporter, dumpPage, pageHandle } from "./debug.ts";
 import { __GFP_BITS_MASK, __GFP_NOWARN } from "./gfp.ts";
-import { NIL, type PageArrays, S_ALLOC, S_HEAD, S_RESERVED, S_TAIL } from "./page.ts";
+import { NIL, type PageArrays, S_ALLOC, S_HEAD, S_RESERVED, S_SLAB, S_TAIL } from "./page.ts";
 import { gfpZone, type PageAllocator } from "./page_alloc.ts";
-import { PG_reserved } from "./page_flags.ts";
+import { PG_reserved, PG_slab } from "./page_flags.ts";
 
 /** _refcount's offset in struct page: where a bogus page pointer first faults. */
 const REFCOUNT_OFFSET = 52;
@@ -70,7 +70,7 @@ export class PageApi {
   // ---- allocation ------------------------------------------------------------------------------
 
   /** __alloc_pages_nodemask(): order and zone checks, then the allocator. Returns a pfn or NIL. */
-  allocPfn(gfp: number, order: number, nid: number, fn: string): number {
+  allocPfn(gfp: number, order: number, nid: number, fn: string, callers: string[] = [fn]): number {
     gfp = PageApi.gfp(gfp, fn);
     order = PageApi.order(order, fn);
     if (order >= this.maxOrder) {
@@ -80,7 +80,7 @@ export class PageApi {
           "mm/page_alloc.c",
           this.core.profile.lines.allocOrderWarn,
           "__alloc_pages_nodemask",
-          [fn],
+          callers,
         );
       return NIL;
     }
@@ -129,8 +129,9 @@ export class PageApi {
       );
       return false;
     }
-    if (p.refcount[pfn] === 1 && p.state[pfn]! & S_RESERVED) {
-      this.bad.report(pfn, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set", 1n << BigInt(PG_reserved), [
+    if (p.refcount[pfn] === 1 && p.state[pfn]! & (S_RESERVED | S_SLAB)) {
+      const bad = p.state[pfn]! & S_RESERVED ? PG_reserved : PG_slab;
+      this.bad.report(pfn, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set", 1n << BigInt(bad), [
         "free_pcp_prepare",
         fn,
       ]);
@@ -179,7 +180,7 @@ export class PageApi {
   }
 
   /** Give a block whose last reference is gone back to the allocator (free_unref_page / __free_pages_ok). */
-  private freeBlock(pfn: number, order: number): void {
+  freeBlock(pfn: number, order: number): void {
     const p = this.p;
     if (p.state[pfn]! & S_HEAD) for (let i = 1; i < 1 << order; i++) p.state[pfn + i] = 0;
     p.state[pfn]! &= ~(S_ALLOC | S_HEAD);

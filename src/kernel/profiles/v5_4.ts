@@ -34,6 +34,34 @@ export const PROFILE_5_4: Profile = {
     nofailCostly: 4657,
     rmqueueNofail: 3283,
   },
+  slab: {
+    // struct track with TRACK_ADDRS_COUNT 16 saved return addresses (CONFIG_STACKTRACE).
+    trackSize: 152,
+    // 5.4.0 keeps the free pointer at offset 0 of a free object (mid-object placement came in 5.7).
+    freeptrMiddle: false,
+    kmallocOrigSize: false,
+    // set_cpu_partial(): objects kept on per-CPU partial slabs by slot size.
+    cpuPartial: [
+      [4096, 2],
+      [1024, 6],
+      [256, 13],
+      [0, 30],
+    ],
+    // The kmem_cache row of a 5.4 /proc/slabinfo (kernel-facts §4.6): 384-byte objects with HWCACHE_ALIGN.
+    kmemCacheSize: 384,
+    kmemCacheNodeSize: 64,
+    // mm/slub.c lines read in a v5.4 copy of the file; mm/slab.h and mm/slab_common.c lines could not be
+    // read from a 5.4 copy (none was found) and are the nearest versions' positions: unverified.
+    lines: {
+      setFreepointer: 306,
+      kfreeNotCompound: 3949,
+      ksizeNotCompound: 3927,
+      ksizeNull: 1053,
+      cacheFromObj: 453,
+      virtToCache: 418,
+      sanityCheckSpace: 98,
+    },
+  },
   pageFlagsLayout: { nodeShift: 54, zoneShift: 51, cpupidShift: 30, cpupidBits: 21 },
   // vmstat_text for x86_64 with NUMA, NUMA_BALANCING, COMPACTION, HUGETLB, THP, ZSMALLOC, BALLOON, SWAP.
   vmstat: {

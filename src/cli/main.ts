@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import pc from "picocolors";
 import { boot, type Kernel, type KernelModule } from "../index.ts";
 import { PROFILES, type ProfileName } from "../kernel/profile.ts";
+import { slabtop } from "./slabtop.ts";
 
 export interface RunOptions {
   /** Module parameters, as on the insmod command line (`order=5` is { order: "5" }). */
@@ -21,6 +22,8 @@ export interface RunOptions {
   cmdline?: string;
   /** Also print the boot log before the first heading. */
   bootLog?: boolean;
+  /** Also print `slabtop -o` (from /proc/slabinfo) while the module is loaded. */
+  slabtop?: boolean;
   /** ANSI colours (headings, log levels); off unless asked for. */
   color?: boolean;
   /** The file name shown in headings (defaults to the path given). */
@@ -168,6 +171,10 @@ export async function runModuleFile(file: string, opts: RunOptions = {}): Promis
   heading("/proc/buddyinfo (module loaded)");
   out.push(k.cat("/proc/buddyinfo"));
   const freeLoaded = freePagesTotal(k);
+  if (opts.slabtop) {
+    heading("slabtop -o (module loaded)");
+    out.push(slabtop(k.cat("/proc/slabinfo")));
+  }
 
   // rmmod, and the exit lines.
   heading(`rmmod ${mod.name}`);
@@ -304,11 +311,12 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
     )
     .option("--cmdline <text>", 'kernel command line, e.g. "panic_on_warn=1"', "")
     .option("--boot-log", "also print the boot log", false)
+    .option("--slabtop", "also print `slabtop -o` (the slab caches) while the module is loaded", false)
     .option("--color", "colour the output even when it is not a terminal")
     .option("--no-color", "plain output even on a terminal")
     .addHelpText(
       "after",
-      "\nExamples:\n  kmem run examples/lowlevel_mem.ts\n  kmem run examples/lowlevel_mem.ts order=5 --mem 512M\n  kmem run examples/page_exact_loop.ts --cpus 4",
+      "\nExamples:\n  kmem run examples/lowlevel_mem.ts\n  kmem run examples/lowlevel_mem.ts order=5 --mem 512M\n  kmem run examples/page_exact_loop.ts --cpus 4\n  kmem run examples/lowlevel_mem.ts --slabtop",
     )
     .action(async (file: string, words: string[], o: Record<string, unknown>) => {
       const r = await runModuleFile(file, {
@@ -319,6 +327,7 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
         profile: o.profile as ProfileName,
         cmdline: (o.cmdline as string) || undefined,
         bootLog: o.bootLog as boolean,
+        slabtop: o.slabtop as boolean,
         color: (o.color as boolean | undefined) ?? io.color,
       });
       for (const o of r.output) (o.stream === "stdout" ? io.stdout : io.stderr)(o.text);

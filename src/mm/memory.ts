@@ -1,10 +1,10 @@
-// Physical memory: real bytes in 128 MiB sections (SECTION_SIZE_BITS 27), each an ArrayBuffer created on
-// first write. Untouched sections read as zero. With backing "none" no bytes exist at all (metadata-only
+// Physical memory: real bytes in 4 MiB chunks, each an ArrayBuffer created on first write (smaller than the
+// kernel's 128 MiB memory sections, so a machine pays only for the memory it touches). Untouched sections read as zero. With backing "none" no bytes exist at all (metadata-only
 // machines larger than this host): reads give 0 and writes are dropped.
-import { SECTION_SIZE_BITS } from "../arch/x86/layout.ts";
-
-const SECTION_BYTES = 2 ** SECTION_SIZE_BITS;
-const SECTION_MASK = SECTION_BYTES - 1;
+/** Bytes per backing chunk: 4 MiB. */
+export const CHUNK_SHIFT = 22;
+const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_BYTES - 1;
 
 export type Backing = "memory" | "none";
 
@@ -21,17 +21,17 @@ export class PhysMem {
     readonly endPhys: number,
     readonly backing: Backing,
   ) {
-    const n = Math.ceil(endPhys / SECTION_BYTES);
+    const n = Math.ceil(endPhys / CHUNK_BYTES);
     this.bytes = new Array(n).fill(null);
     this.views = new Array(n).fill(null);
     this.words = new Array(n).fill(null);
   }
 
   private section(phys: number): Uint8Array | null {
-    const s = Math.floor(phys / SECTION_BYTES);
+    const s = Math.floor(phys / CHUNK_BYTES);
     let b = this.bytes[s]!;
     if (b === null && this.backing === "memory") {
-      b = new Uint8Array(SECTION_BYTES);
+      b = new Uint8Array(CHUNK_BYTES);
       this.bytes[s] = b;
       this.views[s] = new DataView(b.buffer);
       this.words[s] = new Uint32Array(b.buffer);
@@ -45,22 +45,22 @@ export class PhysMem {
    * the same with no bytes behind them.
    */
   readPtr(phys: number): number {
-    const w = this.words[Math.floor(phys / SECTION_BYTES)];
+    const w = this.words[Math.floor(phys / CHUNK_BYTES)];
     if (!w) return this.sparsePtrs.get(phys) ?? 0;
-    const i = (phys & SECTION_MASK) >>> 2;
+    const i = (phys & CHUNK_MASK) >>> 2;
     return (w[i + 1]! & 0xffff) * 4294967296 + w[i]!;
   }
 
   /** Store a kernel pointer (canonical 64-bit form: upper 16 bits set for kernel-half addresses). */
   writePtr(phys: number, v: number): void {
-    const s = Math.floor(phys / SECTION_BYTES);
+    const s = Math.floor(phys / CHUNK_BYTES);
     const w = this.words[s] ?? (this.section(phys) ? this.words[s]! : null);
     if (!w) {
       if (v === 0) this.sparsePtrs.delete(phys);
       else this.sparsePtrs.set(phys, v);
       return;
     }
-    const i = (phys & SECTION_MASK) >>> 2;
+    const i = (phys & CHUNK_MASK) >>> 2;
     const hi = Math.floor(v / 4294967296);
     w[i] = v >>> 0;
     w[i + 1] = hi >= 0x8000 ? (hi | 0xffff0000) >>> 0 : hi;
@@ -74,18 +74,18 @@ export class PhysMem {
   }
 
   read8(phys: number): number {
-    const b = this.bytes[Math.floor(phys / SECTION_BYTES)];
-    return b ? b[phys & SECTION_MASK]! : 0;
+    const b = this.bytes[Math.floor(phys / CHUNK_BYTES)];
+    return b ? b[phys & CHUNK_MASK]! : 0;
   }
   read16(phys: number): number {
-    if ((phys & SECTION_MASK) > SECTION_MASK - 1) return this.read8(phys) | (this.read8(phys + 1) << 8);
-    const v = this.views[Math.floor(phys / SECTION_BYTES)];
-    return v ? v.getUint16(phys & SECTION_MASK, true) : 0;
+    if ((phys & CHUNK_MASK) > CHUNK_MASK - 1) return this.read8(phys) | (this.read8(phys + 1) << 8);
+    const v = this.views[Math.floor(phys / CHUNK_BYTES)];
+    return v ? v.getUint16(phys & CHUNK_MASK, true) : 0;
   }
   read32(phys: number): number {
-    if ((phys & SECTION_MASK) > SECTION_MASK - 3) return this.read16(phys) | (this.read16(phys + 2) << 16);
-    const v = this.views[Math.floor(phys / SECTION_BYTES)];
-    return v ? v.getUint32(phys & SECTION_MASK, true) : 0;
+    if ((phys & CHUNK_MASK) > CHUNK_MASK - 3) return this.read16(phys) | (this.read16(phys + 2) << 16);
+    const v = this.views[Math.floor(phys / CHUNK_BYTES)];
+    return v ? v.getUint32(phys & CHUNK_MASK, true) : 0;
   }
   read64(phys: number): bigint {
     return BigInt(this.read32(phys) >>> 0) | (BigInt(this.read32(phys + 4) >>> 0) << 32n);
@@ -93,25 +93,23 @@ export class PhysMem {
 
   write8(phys: number, v: number): void {
     const b = this.section(phys);
-    if (b) b[phys & SECTION_MASK] = v;
+    if (b) b[phys & CHUNK_MASK] = v;
   }
   write16(phys: number, v: number): void {
-    if ((phys & SECTION_MASK) > SECTION_MASK - 1) {
+    if ((phys & CHUNK_MASK) > CHUNK_MASK - 1) {
       this.write8(phys, v);
       this.write8(phys + 1, v >> 8);
       return;
     }
-    if (this.section(phys))
-      this.views[Math.floor(phys / SECTION_BYTES)]!.setUint16(phys & SECTION_MASK, v, true);
+    if (this.section(phys)) this.views[Math.floor(phys / CHUNK_BYTES)]!.setUint16(phys & CHUNK_MASK, v, true);
   }
   write32(phys: number, v: number): void {
-    if ((phys & SECTION_MASK) > SECTION_MASK - 3) {
+    if ((phys & CHUNK_MASK) > CHUNK_MASK - 3) {
       this.write16(phys, v);
       this.write16(phys + 2, v >>> 16);
       return;
     }
-    if (this.section(phys))
-      this.views[Math.floor(phys / SECTION_BYTES)]!.setUint32(phys & SECTION_MASK, v, true);
+    if (this.section(phys)) this.views[Math.floor(phys / CHUNK_BYTES)]!.setUint32(phys & CHUNK_MASK, v, true);
   }
   write64(phys: number, v: bigint): void {
     const u = BigInt.asUintN(64, v);
@@ -122,9 +120,9 @@ export class PhysMem {
   /** memset over [phys, phys+n), section by section. */
   fill(phys: number, c: number, n: number): void {
     while (n > 0) {
-      const off = phys & SECTION_MASK;
-      const len = Math.min(n, SECTION_BYTES - off);
-      const s = Math.floor(phys / SECTION_BYTES);
+      const off = phys & CHUNK_MASK;
+      const len = Math.min(n, CHUNK_BYTES - off);
+      const s = Math.floor(phys / CHUNK_BYTES);
       // Zero-filling a never-written section changes nothing observable: keep it unallocated.
       if ((c & 0xff) !== 0 || this.bytes[s]) this.section(phys)?.fill(c, off, off + len);
       phys += len;
@@ -137,9 +135,9 @@ export class PhysMem {
     let done = 0;
     while (done < n) {
       const p = phys + done;
-      const off = p & SECTION_MASK;
-      const len = Math.min(n - done, SECTION_BYTES - off);
-      const b = this.bytes[Math.floor(p / SECTION_BYTES)];
+      const off = p & CHUNK_MASK;
+      const len = Math.min(n - done, CHUNK_BYTES - off);
+      const b = this.bytes[Math.floor(p / CHUNK_BYTES)];
       if (b) out.set(b.subarray(off, off + len), done);
       done += len;
     }
@@ -150,8 +148,8 @@ export class PhysMem {
     let done = 0;
     while (done < src.length) {
       const p = phys + done;
-      const off = p & SECTION_MASK;
-      const len = Math.min(src.length - done, SECTION_BYTES - off);
+      const off = p & CHUNK_MASK;
+      const len = Math.min(src.length - done, CHUNK_BYTES - off);
       this.section(p)?.set(src.subarray(done, done + len), off);
       done += len;
     }

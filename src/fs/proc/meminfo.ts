@@ -2,6 +2,7 @@
 // columns, values "%8lu kB". Values come from the allocator; what nothing feeds yet is 0.
 import type { Kernel } from "../../kernel/kernel.ts";
 import { WMARK_LOW } from "../../mm/mmzone.ts";
+import { globalNodeStat } from "./vmstat.ts";
 
 const VMALLOC_TOTAL_KB = 34359738367;
 
@@ -18,7 +19,8 @@ export function memAvailable(k: Kernel): number {
     wmarkLow += z.watermark[WMARK_LOW]!;
   }
   const pagecache = 0;
-  const reclaimable = 0;
+  // Reclaimable slab plus NR_KERNEL_MISC_RECLAIMABLE (nothing feeds the latter).
+  const reclaimable = globalNodeStat(k, "nr_slab_reclaimable");
   const avail =
     free -
     k.wm.totalreservePages +
@@ -59,10 +61,17 @@ function values(k: Kernel): Map<string, number> {
     free += z.freePages;
   }
   const [dm4k, dm2m] = directMap(k);
+  // SUnreclaim includes kmalloc_large() pages (5.4 accounts them as unreclaimable slab).
+  const sreclaimable = globalNodeStat(k, "nr_slab_reclaimable");
+  const sunreclaim = globalNodeStat(k, "nr_slab_unreclaimable");
   return new Map([
     ["MemTotal", total * 4],
     ["MemFree", free * 4],
     ["MemAvailable", memAvailable(k) * 4],
+    ["KReclaimable", sreclaimable * 4],
+    ["Slab", (sreclaimable + sunreclaim) * 4],
+    ["SReclaimable", sreclaimable * 4],
+    ["SUnreclaim", sunreclaim * 4],
     // vm_commit_limit(): overcommit_ratio 50 % of RAM, no swap, no hugetlb.
     ["CommitLimit", Math.floor((total * 50) / 100) * 4],
     ["VmallocTotal", VMALLOC_TOTAL_KB],

@@ -1,6 +1,7 @@
 // /proc/zoneinfo (zoneinfo_show_print, 5.4 layout): every zone of every node, empty ones included.
 import type { Kernel } from "../../kernel/kernel.ts";
 import { numaStat, zoneStat } from "../../mm/vmstat.ts";
+import { nodeStat } from "./vmstat.ts";
 
 const stat = (name: string, v: number) => `\n      ${name.padEnd(12, " ")} ${v}`;
 
@@ -20,7 +21,7 @@ export function zoneinfo(k: Kernel): string {
       s += `Node ${pg.nid}, zone ${z.name.padStart(8, " ")}`;
       if (z === firstPopulated) {
         s += "\n  per-node stats";
-        for (const n of names.nodeItems) s += stat(n, 0);
+        for (const n of names.nodeItems) s += stat(n, nodeStat(k, pg.nid, n));
       }
       s += `\n  pages free     ${z.freePages}\n        min      ${z.watermark[0]}\n        low      ${z.watermark[1]}\n        high     ${z.watermark[2]}\n        spanned  ${z.spanned}\n        present  ${z.present}\n        managed  ${z.managed}`;
       s += `\n        protection: (${z.lowmemReserve.join(", ")})`;

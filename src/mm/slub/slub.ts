@@ -8,7 +8,7 @@
 // One deliberate addition to the kernel: a bit per 8 bytes of slab memory records which objects are
 // allocated, so a double free or a foreign pointer is refused before it can corrupt a freelist (the
 // kernel without slub_debug only catches freeing the current freelist head twice).
-import { PAGE_OFFSET, PAGE_SIZE, SECTION_SIZE_BITS } from "../../arch/x86/layout.ts";
+import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
 import type { Core } from "../../kernel/core.ts";
 import { KERN_ERR, KERN_WARNING } from "../../kernel/printk.ts";
 import {
@@ -26,7 +26,7 @@ import {
   __GFP_ZERO,
   GFP_DMA,
 } from "../gfp.ts";
-import type { PhysMem } from "../memory.ts";
+import { CHUNK_SHIFT, type PhysMem } from "../memory.ts";
 import { NIL, type PageArrays, S_SLAB } from "../page.ts";
 import type { PageAllocator } from "../page_alloc.ts";
 import type { PageApi } from "../page_api.ts";
@@ -35,8 +35,8 @@ import type { SlubDebug } from "./debug.ts";
 import { POISON_INUSE, SLAB_CACHE_DMA, SLAB_POISON, SLAB_RECLAIM_ACCOUNT } from "./flags.ts";
 import { ON_CPU, ON_CPU_PARTIAL, ON_FULL, ON_NONE, ON_PARTIAL, SlabTable } from "./slab.ts";
 
-const SECTION_BYTES = 2 ** SECTION_SIZE_BITS;
-const SECTION_MASK = SECTION_BYTES - 1;
+const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_BYTES - 1;
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK: what new_slab() passes on to the page allocator. */
 const SLAB_GFP_KEEP = 0x3ffc00 & ~0x40000 & ~0x100 & ~0x1000 & ~0x400000;
@@ -53,7 +53,7 @@ export class Slub {
   readonly list: KmemCache[] = [];
   /** struct kmem_cache address -> cache (what a handle names). */
   readonly byAddr = new Map<number, KmemCache>();
-  /** One bit per 8 bytes of slab memory: the allocated objects' start addresses, per 128 MiB section. */
+  /** One bit per 8 bytes of slab memory: the allocated objects' start addresses, per 4 MiB chunk. */
   private readonly objBits: (Uint32Array | null)[];
   /** NR_SLAB_RECLAIMABLE / NR_SLAB_UNRECLAIMABLE, in pages, by node. */
   readonly nrSlabReclaimable: Int32Array;
@@ -72,7 +72,7 @@ export class Slub {
     readonly cpus: number,
     readonly nodes: number,
   ) {
-    this.objBits = new Array(Math.ceil(phys.endPhys / SECTION_BYTES)).fill(null);
+    this.objBits = new Array(Math.ceil(phys.endPhys / CHUNK_BYTES)).fill(null);
     this.nrSlabReclaimable = new Int32Array(nodes);
     this.nrSlabUnreclaimable = new Int32Array(nodes);
   }
@@ -94,10 +94,10 @@ export class Slub {
   }
 
   private bitsFor(phys: number): Uint32Array {
-    const i = Math.floor(phys / SECTION_BYTES);
+    const i = Math.floor(phys / CHUNK_BYTES);
     let b = this.objBits[i];
     if (!b) {
-      b = new Uint32Array(SECTION_BYTES / 8 / 32);
+      b = new Uint32Array(CHUNK_BYTES / 8 / 32);
       this.objBits[i] = b;
     }
     return b;
@@ -106,21 +106,21 @@ export class Slub {
   /** Is the object at `obj` allocated? */
   isAllocated(obj: number): boolean {
     const phys = obj - PAGE_OFFSET;
-    const b = this.objBits[Math.floor(phys / SECTION_BYTES)];
+    const b = this.objBits[Math.floor(phys / CHUNK_BYTES)];
     if (!b) return false;
-    const off = phys & SECTION_MASK;
+    const off = phys & CHUNK_MASK;
     return (b[off >>> 8]! & (1 << ((off >>> 3) & 31))) !== 0;
   }
 
   private markAllocated(obj: number): void {
     const phys = obj - PAGE_OFFSET;
-    const off = phys & SECTION_MASK;
+    const off = phys & CHUNK_MASK;
     this.bitsFor(phys)[off >>> 8]! |= 1 << ((off >>> 3) & 31);
   }
 
   private markFree(obj: number): void {
     const phys = obj - PAGE_OFFSET;
-    const off = phys & SECTION_MASK;
+    const off = phys & CHUNK_MASK;
     this.bitsFor(phys)[off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
   }
 
@@ -154,7 +154,7 @@ export class Slub {
       if (obj === 0) return 0;
     }
     const phys = obj - PAGE_OFFSET;
-    const off = phys & SECTION_MASK;
+    const off = phys & CHUNK_MASK;
     this.bitsFor(phys)[off >>> 8]! |= 1 << ((off >>> 3) & 31);
     if (gfp & __GFP_ZERO) this.phys.fill(phys, 0, s.objectSize);
     return obj;
@@ -511,7 +511,7 @@ export class Slub {
    */
   free(s: KmemCache, id: number, obj: number): void {
     const phys = obj - PAGE_OFFSET;
-    const off = phys & SECTION_MASK;
+    const off = phys & CHUNK_MASK;
     this.bitsFor(phys)[off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
     const cpu = this.pa.cpu;
     if (!s.debug && s.cpuSlab[cpu] === id) {

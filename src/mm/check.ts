@@ -1,9 +1,11 @@
 // k.check(): walk every free list, per-CPU list and every page frame of every zone, and list what does
 // not add up. Also finds allocated pages that no owner can free any more (the 5.4 leak of a non-compound
 // block whose last reference was dropped with put_page: only page 0 goes back).
+
 import type { Kernel } from "../kernel/kernel.ts";
 import { MIGRATE_PCPTYPES, MIGRATE_TYPES, type Zone } from "./mmzone.ts";
 import { NIL, S_ALLOC, S_BUDDY, S_HEAD, S_HOLE, S_PCP, S_RESERVED, S_TAIL } from "./page.ts";
+import { checkSlab } from "./slub/check.ts";
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -138,5 +140,6 @@ export function checkKernel(k: Kernel): string[] {
   }
   for (let i = 0; i < k.alloc.buddy.pageblockMt.length; i++)
     if (k.alloc.buddy.pageblockMt[i]! >= MIGRATE_TYPES) err.push(`pageblock ${i}: bad migratetype`);
+  err.push(...checkSlab(k.slub));
   return [...err, ...ranges(orphans)];
 }

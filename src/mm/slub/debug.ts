@@ -29,6 +29,9 @@ const ALLOC_FRAMES = ["__slab_alloc", "kmem_cache_alloc"];
 const FREE_FRAMES = ["kmem_cache_free"];
 
 export class SlubDebug {
+  /** Reports and repairs made so far (what the kernel's slub KUnit suite counts as "slab_errors"). */
+  errors = 0;
+
   constructor(
     private readonly slub: Slub,
     private readonly trackSize: number,
@@ -124,12 +127,14 @@ export class SlubDebug {
 
   /** slab_bug(): the banner; the first report also taints the kernel (B) and turns lock debugging off. */
   slabBug(s: KmemCache, text: string): void {
+    this.errors++;
     this.err(`${BANNER}\nBUG ${s.name} (${this.core.taintText()}): ${text}\n${RULE}\n\n`);
     this.core.addTaint(TAINT_BAD_PAGE, true);
   }
 
   /** slab_fix(). */
   slabFix(s: KmemCache, text: string): void {
+    this.errors++;
     this.err(`FIX ${s.name}: ${text}`);
   }
 

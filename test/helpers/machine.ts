@@ -52,3 +52,18 @@ export function log(k: Kernel, from = 0): string[] {
     .filter((l) => l !== "")
     .map((l) => l.replace(/^\[\s*\d+\.\d{6}\] /, ""));
 }
+
+/** Everything of the slab allocator a refused operation must leave untouched (with the page snapshot). */
+export function slabSnapshot(k: Kernel): string {
+  const parts = [snapshot(k), k.cat("/proc/slabinfo")];
+  const sl = k.slub.slabs;
+  let h = 0;
+  for (let id = 0; id < sl.highWater; id++)
+    h =
+      (Math.imul(h, 31) + sl.freelist[id]! * 3 + sl.inuse[id]! * 5 + sl.where[id]! * 7 + sl.frozen[id]!) | 0;
+  for (const s of k.slub.list)
+    for (let c = 0; c < k.cpus; c++)
+      h = (Math.imul(h, 31) + s.cpuFreelist[c]! + s.cpuSlab[c]! * 11 + s.cpuPartial[c]! * 13) | 0;
+  parts.push(`slabs=${h}`);
+  return parts.join("\n");
+}

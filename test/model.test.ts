@@ -17,8 +17,8 @@ import {
   GFP_NOWAIT,
   type Kernel,
 } from "../src/index.ts";
-import { freeWithPcp, snapshot } from "./helpers/machine.ts";
 import { S_ALLOC, S_RESERVED, S_TAIL } from "../src/mm/page.ts";
+import { freeWithPcp, snapshot } from "./helpers/machine.ts";
 
 interface Block {
   page: number;
@@ -164,7 +164,8 @@ class Misuse implements fc.Command<Model, Kernel> {
     // A page frame the model does not own: free, reserved, a hole, or leaked.
     const zone = k.populatedZones()[this.i % k.populatedZones().length]!;
     let other = zone.startPfn + (this.i % zone.spanned);
-    while (m.used.has(other) || m.kernel.has(other)) other = zone.startPfn + ((other - zone.startPfn + 1) % zone.spanned);
+    while (m.used.has(other) || m.kernel.has(other))
+      other = zone.startPfn + ((other - zone.startPfn + 1) % zone.spanned);
     switch (this.kind) {
       case 0:
         k.__free_pages(k.pfn_to_page(other), 0);

@@ -255,7 +255,7 @@ describe("warn_alloc's Mem-Info dump (show_mem, 5.4 layout)", () => {
       "active_anon:0 inactive_anon:0 isolated_anon:0",
       " active_file:0 inactive_file:0 isolated_file:0",
       " unevictable:0 dirty:0 writeback:0 unstable:0",
-      " slab_reclaimable:0 slab_unreclaimable:0",
+      ` slab_reclaimable:${m.slub.nrSlabReclaimable[0]} slab_unreclaimable:${m.slub.nrSlabUnreclaimable[0]}`,
       " mapped:0 shmem:0 pagetables:0 bounce:0",
       ` free:${free} free_pcp:${dma!.pcpPages + dma32!.pcpPages} free_cma:0`,
     ]);

@@ -233,6 +233,8 @@ export class Kernel {
       zones: this.zones,
       cpu: this.alloc.cpu,
       migrateLetters: this.profile.migrateLetters,
+      slabReclaimable: this.slub.nrSlabReclaimable.reduce((a, b) => a + b, 0),
+      slabUnreclaimable: this.slub.nrSlabUnreclaimable.reduce((a, b) => a + b, 0),
     };
   }
 

@@ -39,6 +39,9 @@ export interface MemStats {
   zones: readonly Zone[];
   cpu: number;
   migrateLetters: string;
+  /** NR_SLAB_RECLAIMABLE / NR_SLAB_UNRECLAIMABLE pages, all nodes. */
+  slabReclaimable: number;
+  slabUnreclaimable: number;
 }
 
 const K = (pages: number) => `${pages * 4}kB`;
@@ -56,7 +59,7 @@ export function showMem(core: Core, s: MemStats): void {
   out.push("active_anon:0 inactive_anon:0 isolated_anon:0");
   out.push(" active_file:0 inactive_file:0 isolated_file:0");
   out.push(" unevictable:0 dirty:0 writeback:0 unstable:0");
-  out.push(" slab_reclaimable:0 slab_unreclaimable:0");
+  out.push(` slab_reclaimable:${s.slabReclaimable} slab_unreclaimable:${s.slabUnreclaimable}`);
   out.push(" mapped:0 shmem:0 pagetables:0 bounce:0");
   out.push(` free:${free} free_pcp:${freePcp} free_cma:0`);
   for (const pg of s.nodes) {

@@ -193,6 +193,9 @@ export class SlabCommon {
     if (!kmemCache || !kmemCacheNode) throw new Error("kmem_cache_init: bootstrap caches failed");
     this.slub.kmemCacheNode = kmemCacheNode;
     this.slub.kmemCache = kmemCache;
+    // create_boot_cache(): refcount -1, never a merge target; bootstrap() lists kmem_cache first.
+    kmemCache.refcount = kmemCacheNode.refcount = -1;
+    this.slub.list.splice(0, 2, kmemCache, kmemCacheNode);
     // bootstrap(): the static boot caches move into objects of kmem_cache itself.
     this.attach(kmemCache);
     this.attach(kmemCacheNode);
@@ -219,7 +222,10 @@ export class SlabCommon {
     const flags = type === KMALLOC_DMA ? SLAB_CACHE_DMA : type === KMALLOC_RECLAIM ? SLAB_RECLAIM_ACCOUNT : 0;
     // create_kmalloc_cache(): ARCH_KMALLOC_MINALIGN, raised to the size for powers of two.
     const align = (size & (size - 1)) === 0 ? size : 8;
-    const s = this.createCache(`${prefix}${sizeName(size)}`, size, align, flags, null, 0, size, true);
+    // Only the normal and reclaimable kmalloc caches whitelist their whole size for usercopy (so only
+    // dma-kmalloc caches can be merge targets).
+    const usersize = type === KMALLOC_DMA ? 0 : size;
+    const s = this.createCache(`${prefix}${sizeName(size)}`, size, align, flags, null, 0, usersize, true);
     if (!s) throw new Error(`kmalloc cache ${size} failed`);
     this.attach(s);
     this.kmallocCaches[type]![i] = s;

@@ -3,7 +3,7 @@
 // machines larger than this host): reads give 0 and writes are dropped.
 /** Bytes per backing chunk: 4 MiB. */
 export const CHUNK_SHIFT = 22;
-const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
+export const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_BYTES - 1;
 
 export type Backing = "memory" | "none";
@@ -64,6 +64,24 @@ export class PhysMem {
     const hi = Math.floor(v / 4294967296);
     w[i] = v >>> 0;
     w[i + 1] = hi >= 0x8000 ? (hi | 0xffff0000) >>> 0 : hi;
+  }
+
+  /** Offset of the first byte in [phys, phys+n) that is not `value`, or -1 (memchr_inv). */
+  findNot(phys: number, value: number, n: number): number {
+    let done = 0;
+    while (done < n) {
+      const p = phys + done;
+      const off = p & CHUNK_MASK;
+      const len = Math.min(n - done, CHUNK_BYTES - off);
+      const b = this.bytes[Math.floor(p / CHUNK_BYTES)];
+      if (!b) {
+        if (value !== 0) return done;
+      } else {
+        for (let i = 0; i < len; i++) if (b[off + i] !== value) return done + i;
+      }
+      done += len;
+    }
+    return -1;
   }
 
   /** Bytes actually allocated on the host (for the README's numbers). */

@@ -199,14 +199,9 @@ export class SlubDebug {
     n: number,
   ) {
     if (n <= 0) return true;
-    const bytes = this.phys.readBytes(start - PAGE_OFFSET, n);
-    let first = -1;
-    for (let i = 0; i < n; i++)
-      if (bytes[i] !== value) {
-        first = i;
-        break;
-      }
+    const first = this.phys.findNot(start - PAGE_OFFSET, value, n);
     if (first < 0) return true;
+    const bytes = this.phys.readBytes(start - PAGE_OFFSET, n);
     let end = n;
     while (end > first && bytes[end - 1] === value) end--;
     this.slabBug(s, `${what} overwritten`);

@@ -7,6 +7,7 @@ import type { Core } from "../../kernel/core.ts";
 import { EEXIST, EINVAL } from "../../kernel/errors.ts";
 import { KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
 import { __GFP_COMP, __GFP_DMA, __GFP_RECLAIMABLE, __GFP_ZERO } from "../gfp.ts";
+import { CHUNK_BYTES } from "../memory.ts";
 import { KMALLOC_LARGE, NIL, S_ALLOC, S_HEAD, S_SLAB, S_TAIL } from "../page.ts";
 import { PageApi } from "../page_api.ts";
 import { type Ctor, KmemCache } from "./cache.ts";
@@ -428,17 +429,18 @@ export class SlabCommon {
     const slub = this.slub;
     const phys = x - PAGE_OFFSET;
     if (phys >= 0 && phys < slub.phys.endPhys) {
-      const p = slub.pages;
-      const pfn = Math.floor(phys / PAGE_SIZE);
-      const head = p.state[pfn]! & S_TAIL ? p.next[pfn]! : pfn;
-      if (p.state[head]! & S_SLAB) {
+      // Allocation bits are set only at allocated objects' starts: a set bit at an 8-byte-aligned
+      // address is the whole validity check.
+      const ci = (phys / CHUNK_BYTES) | 0;
+      const off = phys - ci * CHUNK_BYTES;
+      const bits = slub.objBits[ci];
+      if (bits && (off & 7) === 0 && (bits[off >>> 8]! & (1 << ((off >>> 3) & 31))) !== 0) {
+        const p = slub.pages;
+        const pfn = (phys / PAGE_SIZE) | 0;
+        const head = p.state[pfn]! & S_TAIL ? p.next[pfn]! : pfn;
         const id = p.prev[head]!;
-        const s = slub.caches[slub.slabs.cache[id]!]!;
-        const rel = phys - head * PAGE_SIZE - s.redLeftPad;
-        if (rel >= 0 && rel % s.size === 0 && rel < s.size * slub.slabs.objects[id]! && slub.isAllocated(x)) {
-          slub.free(s, id, x);
-          return;
-        }
+        slub.free(slub.caches[slub.slabs.cache[id]!]!, id, x);
+        return;
       }
     }
     this.freeObject(null, x, "kfree");

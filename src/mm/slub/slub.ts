@@ -26,7 +26,7 @@ import {
   __GFP_ZERO,
   GFP_DMA,
 } from "../gfp.ts";
-import { CHUNK_SHIFT, type PhysMem } from "../memory.ts";
+import { CHUNK_BYTES, type PhysMem } from "../memory.ts";
 import { NIL, type PageArrays, S_SLAB } from "../page.ts";
 import type { PageAllocator } from "../page_alloc.ts";
 import type { PageApi } from "../page_api.ts";
@@ -35,7 +35,6 @@ import type { SlubDebug } from "./debug.ts";
 import { POISON_INUSE, SLAB_CACHE_DMA, SLAB_POISON, SLAB_RECLAIM_ACCOUNT } from "./flags.ts";
 import { ON_CPU, ON_CPU_PARTIAL, ON_FULL, ON_NONE, ON_PARTIAL, SlabTable } from "./slab.ts";
 
-const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_BYTES - 1;
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK: what new_slab() passes on to the page allocator. */
@@ -54,7 +53,7 @@ export class Slub {
   /** struct kmem_cache address -> cache (what a handle names). */
   readonly byAddr = new Map<number, KmemCache>();
   /** One bit per 8 bytes of slab memory: the allocated objects' start addresses, per 4 MiB chunk. */
-  private readonly objBits: (Uint32Array | null)[];
+  readonly objBits: (Uint32Array | null)[];
   /** NR_SLAB_RECLAIMABLE / NR_SLAB_UNRECLAIMABLE, in pages, by node. */
   readonly nrSlabReclaimable: Int32Array;
   readonly nrSlabUnreclaimable: Int32Array;
@@ -148,15 +147,24 @@ export class Slub {
     const cpu = this.pa.cpu;
     let obj = s.cpuFreelist[cpu]!;
     if (obj !== 0 && !s.debug && (node < 0 || this.slabs.node[s.cpuSlab[cpu]!] === node)) {
-      s.cpuFreelist[cpu] = this.phys.readPtr(obj - PAGE_OFFSET + s.offset);
-    } else {
-      obj = this.slowAlloc(s, gfp, node, cpu);
-      if (obj === 0) return 0;
+      // A slab never crosses a backing chunk (blocks of order <= 10 are 4 MiB-aligned), so the free
+      // pointer and the allocation bit live in the object's own chunk: plain integer offsets from here.
+      const phys = obj - PAGE_OFFSET;
+      const ci = (phys / CHUNK_BYTES) | 0;
+      const off = phys - ci * CHUNK_BYTES;
+      const w = this.phys.words[ci];
+      if (w) {
+        const i = (off + s.offset) >>> 2;
+        s.cpuFreelist[cpu] = (w[i + 1]! & 0xffff) * 4294967296 + w[i]!;
+      } else s.cpuFreelist[cpu] = this.phys.readPtr(phys + s.offset);
+      this.objBits[ci]![off >>> 8]! |= 1 << ((off >>> 3) & 31);
+      if (gfp & __GFP_ZERO) this.phys.fill(phys, 0, s.objectSize);
+      return obj;
     }
-    const phys = obj - PAGE_OFFSET;
-    const off = phys & CHUNK_MASK;
-    this.bitsFor(phys)[off >>> 8]! |= 1 << ((off >>> 3) & 31);
-    if (gfp & __GFP_ZERO) this.phys.fill(phys, 0, s.objectSize);
+    obj = this.slowAlloc(s, gfp, node, cpu);
+    if (obj === 0) return 0;
+    this.markAllocated(obj);
+    if (gfp & __GFP_ZERO) this.phys.fill(obj - PAGE_OFFSET, 0, s.objectSize);
     return obj;
   }
 
@@ -322,6 +330,7 @@ export class Slub {
     if (s.flags & SLAB_RECLAIM_ACCOUNT) this.nrSlabReclaimable[n]! += 1 << order;
     else this.nrSlabUnreclaimable[n]! += 1 << order;
     const base = PAGE_OFFSET + pfn * PAGE_SIZE;
+    this.bitsFor(pfn * PAGE_SIZE);
     if (s.flags & SLAB_POISON) this.phys.fill(pfn * PAGE_SIZE, POISON_INUSE, PAGE_SIZE << order);
     // Objects in address order (no CONFIG_SLAB_FREELIST_RANDOM), each set up before it is chained.
     let first = 0;
@@ -510,12 +519,20 @@ export class Slub {
    * allocated object). Fast path onto the CPU freelist when the slab is this CPU's; else __slab_free().
    */
   free(s: KmemCache, id: number, obj: number): void {
+    if (s.debug && !this.debug.freeProcessing(s, id, obj)) return;
     const phys = obj - PAGE_OFFSET;
-    const off = phys & CHUNK_MASK;
-    this.bitsFor(phys)[off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
+    const ci = (phys / CHUNK_BYTES) | 0;
+    const off = phys - ci * CHUNK_BYTES;
+    this.objBits[ci]![off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
     const cpu = this.pa.cpu;
-    if (!s.debug && s.cpuSlab[cpu] === id) {
-      this.phys.writePtr(phys + s.offset, s.cpuFreelist[cpu]!);
+    if (s.cpuSlab[cpu] === id && !s.debug) {
+      const w = this.phys.words[ci];
+      const next = s.cpuFreelist[cpu]!;
+      if (w) {
+        const i = (off + s.offset) >>> 2;
+        w[i] = next >>> 0;
+        w[i + 1] = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
+      } else this.phys.writePtr(phys + s.offset, next);
       s.cpuFreelist[cpu] = obj;
       return;
     }
@@ -525,7 +542,6 @@ export class Slub {
   /** __slab_free(): onto the slab's own freelist, moving the slab between lists as it fills or empties. */
   private slabFree(s: KmemCache, id: number, obj: number, cpu: number): void {
     const sl = this.slabs;
-    if (s.debug) this.debug.freeProcessing(s, id, obj);
     const prior = sl.freelist[id]!;
     const wasFrozen = sl.frozen[id] === 1;
     this.setFreePointer(s, obj, prior);

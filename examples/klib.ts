@@ -1,8 +1,10 @@
 // The book's shared helper library, klib_llkd.c (Linux Kernel Programming, 1st edition, 5.4), as kmem
 // code: show_phy_pages() and powerof(). The book links this file into several ch8 modules; here they
-// import it. The printk format strings are the book's, unchanged (64-bit variants).
+// import it. The printk format strings are the book's, unchanged (64-bit variants). Also snprintf(),
+// which the book's modules get from the kernel itself.
 import type { Kernel } from "../src/index.ts";
 import { PAGE_SHIFT, PAGE_SIZE } from "../src/index.ts";
+import { vsprintf } from "../src/kernel/vsprintf.ts";
 
 /** The 64-bit header line of the 1st edition (the 2nd edition widened the columns). */
 const HDR_64 = "-pg#-  -------va-------     --------pa--------   --PFN--\n";
@@ -67,4 +69,18 @@ export function powerof(base: number, exponent: number): bigint {
   if (exponent === 0) return 1n; // b^0 = 1
   while (exponent--) res = BigInt.asUintN(64, res * BigInt(base));
   return res;
+}
+
+/**
+ * snprintf(buf, size, fmt, ...) into kernel memory, with the kernel's printf (lib/vsprintf.c): at most
+ * size - 1 characters, then a NUL; returns the length the whole text would have had. Not part of the
+ * book's library: the book's modules call the kernel's own snprintf(), which kmem's Kernel does not offer.
+ */
+export function snprintf(k: Kernel, buf: number, size: number, fmt: string, ...args: unknown[]): number {
+  const text = vsprintf(fmt, args, k.core.printfCtx);
+  if (size <= 0) return text.length;
+  const bytes = new TextEncoder().encode(text).subarray(0, size - 1);
+  k.writeBytes(buf, bytes);
+  k.write8(buf + bytes.length, 0);
+  return text.length;
 }

@@ -179,6 +179,17 @@ export class Core {
     this.afterFatal(new KernelBug(`kernel BUG at ${file}:${line}!`));
   }
 
+  /** A general protection fault (a non-canonical address dereferenced) in kernel function `fn`. */
+  gpf(fn: string): void {
+    const rip = formatFrame(kframe(fn)).trim();
+    this.lines(
+      MESSAGE_LOGLEVEL_DEFAULT,
+      `general protection fault: 0000 [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(this.traceFrames([]))}\n${this.modulesLine()}`,
+    );
+    this.oopsEnd();
+    this.afterFatal(new KernelOops("general protection fault"));
+  }
+
   /** oops_end(): the die taint (and its lockdep note) comes before the end-of-trace marker. */
   private oopsEnd(): void {
     this.addTaint(TAINT_DIE, true);

@@ -15,7 +15,7 @@ import { hexDumpLines } from "../lib/hexdump.ts";
 import { MemoryAccess } from "../mm/access.ts";
 import { checkKernel, orphanedPages } from "../mm/check.ts";
 import { BadPageReporter, pageHandle } from "../mm/debug.ts";
-import { __GFP_COMP, __GFP_HIGHMEM, __GFP_ZERO, GFP_DMA } from "../mm/gfp.ts";
+import { __GFP_BITS_MASK, __GFP_COMP, __GFP_HIGHMEM, __GFP_ZERO, GFP_DMA } from "../mm/gfp.ts";
 import { type Backing, PhysMem } from "../mm/memory.ts";
 import { freeAllBootmem, type MemLayout, setupMemory } from "../mm/mm_init.ts";
 import { MIGRATE_MOVABLE, MIGRATE_TYPES, type PgData, type Zone } from "../mm/mmzone.ts";
@@ -122,7 +122,8 @@ export class Kernel {
       profile.pageblockOrder,
       {
         warnOnce: (site, fn) => core.warnOnce(site, "mm/page_alloc.c", profile.lines[site], fn),
-        warnAlloc: (gfp, order, fn) => this.warnAllocReporter.report(gfp, order, [fn], this.memStats()),
+        warnAlloc: (gfp, order, callers) =>
+          this.warnAllocReporter.report(gfp, order, callers, this.memStats()),
         zeroPages: (pfn, nr) => this.phys.fill(pfn * PAGE_SIZE, 0, nr * PAGE_SIZE),
       },
     );
@@ -428,8 +429,8 @@ export class Kernel {
 
   /** kmalloc(): a size class object up to 8 KiB, a compound block above; 0 (NULL) on failure. */
   kmalloc(size: number, flags: number): number {
-    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && flags >>> 0 === flags && (size | 0) === size)
-      return this.slub.alloc(this.slab.kmallocSlab(size, flags & 0x7fffff), flags & 0x7fffff, -1);
+    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (flags & ~__GFP_BITS_MASK) === 0 && (size | 0) === size)
+      return this.slub.alloc(this.slab.kmallocSlab(size, flags), flags, -1);
     return this.kmallocSlow(size, flags, -1, "__kmalloc");
   }
 

@@ -4,6 +4,8 @@
 /** Bytes per backing chunk: 4 MiB. */
 export const CHUNK_SHIFT = 22;
 export const CHUNK_BYTES = 2 ** CHUNK_SHIFT;
+/** 1 / CHUNK_BYTES (exact): multiplying is cheaper than dividing on hot paths. */
+export const INV_CHUNK = 2 ** -CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_BYTES - 1;
 
 export type Backing = "memory" | "none";

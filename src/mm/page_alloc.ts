@@ -66,7 +66,8 @@ export interface AllocHooks {
     fn: string,
   ): void;
   /** warn_alloc(): "page allocation failure: order:%u" + stack + show_mem, rate limited; `fn` called in. */
-  warnAlloc(gfp: number, order: number, fn: string): void;
+  /** warn_alloc() for a failed allocation; `callers` are the kernel frames above __alloc_pages_nodemask. */
+  warnAlloc(gfp: number, order: number, callers: readonly string[]): void;
   /** clear_highpage() on each page of the block. */
   zeroPages(pfn: number, nr: number): void;
 }
@@ -383,7 +384,7 @@ export class PageAllocator {
   }
 
   /** __alloc_pages_nodemask() for a validated request: fast path, then the slow path. */
-  allocPages(gfp: number, order: number, nid: number, fn: string): number {
+  allocPages(gfp: number, order: number, nid: number, fn: string | readonly string[]): number {
     const highIdx = gfpZone(gfp);
     const mt = gfpMigratetype(gfp);
     const preferred =
@@ -434,7 +435,7 @@ export class PageAllocator {
     mt: number,
     zonelist: Zone[],
     highIdx: number,
-    fn: string,
+    fn: string | readonly string[],
   ): number {
     const canDirectReclaim = (gfp & __GFP_DIRECT_RECLAIM) !== 0;
     if (gfp & __GFP_ATOMIC && canDirectReclaim) {
@@ -483,8 +484,8 @@ export class PageAllocator {
     return pfn;
   }
 
-  private failed(gfp: number, order: number, fn: string): number {
-    this.hooks.warnAlloc(gfp, order, fn);
+  private failed(gfp: number, order: number, fn: string | readonly string[]): number {
+    this.hooks.warnAlloc(gfp, order, typeof fn === "string" ? [fn] : fn);
     return NIL;
   }
 

@@ -54,6 +54,11 @@ export class KmemCache {
   readonly cpuPartial: Int32Array;
   readonly cpuPartialPobjects: Int32Array;
   readonly cpuPartialPages: Int32Array;
+  /** First object and objects * size of each CPU's slab: the fast path's check of a free pointer. */
+  readonly cpuBase: Float64Array;
+  readonly cpuSpan: Int32Array;
+  /** 1/size, nudged up so that (rel * invSize) | 0 is exactly rel / size for any offset in a slab. */
+  readonly invSize: number;
 
   // kmem_cache_node, by node.
   readonly partialHead: Int32Array;
@@ -100,6 +105,9 @@ export class KmemCache {
     this.cpuPartial = new Int32Array(cpus).fill(-1);
     this.cpuPartialPobjects = new Int32Array(cpus);
     this.cpuPartialPages = new Int32Array(cpus);
+    this.cpuBase = new Float64Array(cpus);
+    this.cpuSpan = new Int32Array(cpus);
+    this.invSize = (1 / g.size) * (1 + 2 ** -40);
     this.partialHead = new Int32Array(nodes).fill(-1);
     this.partialTail = new Int32Array(nodes).fill(-1);
     this.nrPartial = new Int32Array(nodes);

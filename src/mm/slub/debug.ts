@@ -2,7 +2,7 @@
 // written into real memory, the checks made on allocation, free and validation, and the reports in 5.4's
 // words: slab_bug()'s banner, the "INFO:" lines, print_trailer()'s hex dumps and slab_fix()'s repairs.
 import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
-import { KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
+import { KERN, KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
 import { formatFrame } from "../../kernel/stacktrace.ts";
 import { TAINT_BAD_PAGE } from "../../kernel/taint.ts";
 import { DUMP_PREFIX_ADDRESS, hexDumpLines } from "../../lib/hexdump.ts";
@@ -264,6 +264,39 @@ export class SlubDebug {
     return true;
   }
 
+  /**
+   * __free_slab() of a cache with consistency checks (F): the slab's tail padding (slab_pad_check) and every object, as free,
+   * are checked one last time before the pages go back.
+   */
+  freeSlabChecks(s: KmemCache, id: number): void {
+    this.slabPadCheck(s, id);
+    this.slub.forEachObject(s, id, (obj) => {
+      this.checkObject(s, id, obj, false);
+    });
+  }
+
+  /** slab_pad_check(): the bytes after the last object of a SLAB_POISON slab must still be 0x5a. */
+  private slabPadCheck(s: KmemCache, id: number): void {
+    if (!(s.flags & SLAB_POISON)) return;
+    const sl = this.slub.slabs;
+    const start = this.slub.slabBase(id);
+    const length = PAGE_SIZE << sl.order[id]!;
+    const remainder = length % s.size;
+    if (!remainder) return;
+    const pad = start + length - remainder;
+    const first = this.phys.findNot(pad - PAGE_OFFSET, POISON_INUSE, remainder);
+    if (first < 0) return;
+    const bytes = this.phys.readBytes(pad - PAGE_OFFSET, remainder);
+    let end = remainder;
+    while (end > first && bytes[end - 1] === POISON_INUSE) end--;
+    this.slabErr(s, id, `Padding overwritten. 0x${this.p(pad + first)}-0x${this.p(pad + end - 1)}`, [
+      "slab_pad_check",
+    ]);
+    this.section("Padding ", pad, remainder);
+    this.slabFix(s, `Restoring 0x${this.p(pad + first)}-0x${this.p(pad + end - 1)}=0x5a\n`);
+    this.phys.fill(pad + first - PAGE_OFFSET, POISON_INUSE, end - first);
+  }
+
   /** check_slab(). */
   private checkSlab(s: KmemCache, id: number): boolean {
     const sl = this.slub.slabs;
@@ -365,7 +398,7 @@ export class SlubDebug {
     if (gfp & 0x2000) return; // __GFP_NOWARN
     const nodes = this.slub.nodes;
     this.core.printk(
-      `${KERN_WARNING}SLUB: Unable to allocate memory on node %d, gfp=%#x(%pGg)\n`,
+      `${KERN.WARNING}SLUB: Unable to allocate memory on node %d, gfp=%#x(%pGg)\n`,
       nid,
       gfp,
       gfp,

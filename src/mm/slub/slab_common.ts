@@ -7,8 +7,9 @@ import type { Core } from "../../kernel/core.ts";
 import { EEXIST, EINVAL } from "../../kernel/errors.ts";
 import { KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
 import { __GFP_COMP, __GFP_DMA, __GFP_RECLAIMABLE, __GFP_ZERO } from "../gfp.ts";
-import { CHUNK_BYTES } from "../memory.ts";
-import { KMALLOC_LARGE, NIL, S_ALLOC, S_HEAD, S_SLAB, S_TAIL } from "../page.ts";
+import { CHUNK_BYTES, INV_CHUNK } from "../memory.ts";
+
+import { KMALLOC_LARGE, NIL, S_ALLOC, S_HEAD, S_TAIL } from "../page.ts";
 import { PageApi } from "../page_api.ts";
 import { type Ctor, KmemCache } from "./cache.ts";
 import { SlubDebug } from "./debug.ts";
@@ -34,6 +35,8 @@ import {
   type SlubParams,
 } from "./geometry.ts";
 import { Slub } from "./slub.ts";
+
+const INV_PAGE = 1 / PAGE_SIZE;
 
 export const KMALLOC_SHIFT_LOW = 3;
 export const KMALLOC_SHIFT_HIGH = 13;
@@ -431,12 +434,12 @@ export class SlabCommon {
     if (phys >= 0 && phys < slub.phys.endPhys) {
       // Allocation bits are set only at allocated objects' starts: a set bit at an 8-byte-aligned
       // address is the whole validity check.
-      const ci = (phys / CHUNK_BYTES) | 0;
+      const ci = (phys * INV_CHUNK) | 0;
       const off = phys - ci * CHUNK_BYTES;
       const bits = slub.objBits[ci];
       if (bits && (off & 7) === 0 && (bits[off >>> 8]! & (1 << ((off >>> 3) & 31))) !== 0) {
         const p = slub.pages;
-        const pfn = (phys / PAGE_SIZE) | 0;
+        const pfn = (phys * INV_PAGE) | 0;
         const head = p.state[pfn]! & S_TAIL ? p.next[pfn]! : pfn;
         const id = p.prev[head]!;
         slub.free(slub.caches[slub.slabs.cache[id]!]!, id, x);

@@ -10,23 +10,30 @@
 // kernel without slub_debug only catches freeing the current freelist head twice).
 import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
 import type { Core } from "../../kernel/core.ts";
-import { KERN_ERR, KERN_WARNING } from "../../kernel/printk.ts";
+import { KERN, KERN_ERR } from "../../kernel/printk.ts";
 import {
   __GFP_BITS_MASK,
   __GFP_COMP,
   __GFP_DIRECT_RECLAIM,
   __GFP_DMA32,
+  __GFP_FS,
+  __GFP_HARDWALL,
+  __GFP_HIGH,
   __GFP_HIGHMEM,
+  __GFP_IO,
+  __GFP_MEMALLOC,
   __GFP_NOFAIL,
   __GFP_NOMEMALLOC,
   __GFP_NORETRY,
   __GFP_NOWARN,
   __GFP_RECLAIM,
   __GFP_RECLAIMABLE,
+  __GFP_RETRY_MAYFAIL,
+  __GFP_THISNODE,
   __GFP_ZERO,
   GFP_DMA,
 } from "../gfp.ts";
-import { CHUNK_BYTES, type PhysMem } from "../memory.ts";
+import { CHUNK_BYTES, INV_CHUNK, type PhysMem } from "../memory.ts";
 import { NIL, type PageArrays, S_SLAB } from "../page.ts";
 import type { PageAllocator } from "../page_alloc.ts";
 import type { PageApi } from "../page_api.ts";
@@ -38,7 +45,19 @@ import { ON_CPU, ON_CPU_PARTIAL, ON_FULL, ON_NONE, ON_PARTIAL, SlabTable } from 
 const CHUNK_MASK = CHUNK_BYTES - 1;
 
 /** GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK: what new_slab() passes on to the page allocator. */
-const SLAB_GFP_KEEP = 0x3ffc00 & ~0x40000 & ~0x100 & ~0x1000 & ~0x400000;
+const SLAB_GFP_KEEP =
+  __GFP_RECLAIM |
+  __GFP_HIGH |
+  __GFP_IO |
+  __GFP_FS |
+  __GFP_NOWARN |
+  __GFP_RETRY_MAYFAIL |
+  __GFP_NOFAIL |
+  __GFP_NORETRY |
+  __GFP_MEMALLOC |
+  __GFP_NOMEMALLOC |
+  __GFP_HARDWALL |
+  __GFP_THISNODE;
 /** GFP_SLAB_BUG_MASK: zone modifiers a slab can never honour, and bits beyond __GFP_BITS_MASK. */
 const GFP_SLAB_BUG_MASK = __GFP_DMA32 | __GFP_HIGHMEM | ~__GFP_BITS_MASK;
 /** SHRINK_PROMOTE_MAX: kmem_cache_shrink() sorts partial slabs with up to this many free objects. */
@@ -144,25 +163,91 @@ export class Slub {
 
   /** slab_alloc_node(): the per-CPU fast path, else ___slab_alloc(). Returns an address or 0. */
   alloc(s: KmemCache, gfp: number, node: number): number {
+    // Kept small so V8 inlines it into the caller (a 48-bit address returned from a call that is not
+    // inlined costs a heap number). Anything unusual takes allocSlow().
     const cpu = this.pa.cpu;
+    const obj = s.cpuFreelist[cpu]!;
+    if (obj === 0 || node >= 0 || (gfp & __GFP_ZERO) !== 0 || s.debug)
+      return this.allocSlow(s, gfp, node, cpu);
+    // A slab never crosses a backing chunk (blocks of order <= 10 are 4 MiB-aligned), so the free pointer
+    // and the allocation bit live in the object's own chunk: plain integer offsets from here.
+    const phys = obj - PAGE_OFFSET;
+    const ci = (phys * INV_CHUNK) | 0;
+    const off = phys - ci * CHUNK_BYTES;
+    const w = this.phys.words[ci];
+    if (w === null) return this.allocSlow(s, gfp, node, cpu);
+    const i = (off + s.offset) >>> 2;
+    const hi = w[i + 1]!;
+    const next = (hi & 0xffff) * 4294967296 + w[i]!;
+    // The next free object must be an object of this CPU's slab: a use-after-free write over a free
+    // pointer is caught here instead of handing out a wild address.
+    if (next !== 0) {
+      const rel = next - s.cpuBase[cpu]!;
+      if (
+        hi >>> 16 !== 0xffff ||
+        !(rel >= 0 && rel < s.cpuSpan[cpu]!) ||
+        ((rel * s.invSize) | 0) * s.size !== rel
+      )
+        return this.freelistCorrupt(s, cpu, hi, w[i]!);
+    }
+    s.cpuFreelist[cpu] = next;
+    this.objBits[ci]![off >>> 8]! |= 1 << ((off >>> 3) & 31);
+    return obj;
+  }
+
+  /** The CPU slab's first object, and the chunk-relative offset of its slot. */
+  private setCpuSlab(s: KmemCache, cpu: number, id: number): void {
+    s.cpuSlab[cpu] = id;
+    s.cpuBase[cpu] = this.slabBase(id) + s.redLeftPad;
+    s.cpuSpan[cpu] = this.slabs.objects[id]! * s.size;
+  }
+
+  /**
+   * A free pointer in the CPU freelist was overwritten (a write after free). The kernel dereferences it
+   * and dies (a general protection fault for a non-canonical value, a page fault otherwise); here the
+   * fault is reported the same way, and the slab's free objects are found again from the allocation
+   * bits, so the allocator stays sound. The allocation itself fails.
+   */
+  private freelistCorrupt(s: KmemCache, cpu: number, hi: number, lo: number): number {
+    const id = s.cpuSlab[cpu]!;
+    const sl = this.slabs;
+    // Rebuild: every object not allocated goes on the slab's own freelist; the CPU keeps nothing.
+    s.cpuFreelist[cpu] = 0;
+    let head = 0;
+    let free = 0;
+    const base = this.slabBase(id) + s.redLeftPad;
+    for (let i = sl.objects[id]! - 1; i >= 0; i--) {
+      const o = base + i * s.size;
+      if (this.isAllocated(o)) continue;
+      this.setFreePointer(s, o, head);
+      head = o;
+      free++;
+    }
+    sl.freelist[id] = head;
+    sl.inuse[id] = sl.objects[id]! - free;
+    this.deactivateSlab(s, cpu);
+    const raw = BigInt(hi) * 4294967296n + BigInt(lo);
+    if (hi >>> 16 !== 0xffff && hi >>> 16 !== 0)
+      this.core.gpf(s.isKmalloc ? "__kmalloc" : "kmem_cache_alloc");
+    else
+      this.core.oops(
+        raw.toString(16).padStart(16, "0"),
+        false,
+        s.isKmalloc ? "__kmalloc" : "kmem_cache_alloc",
+        false,
+      );
+    return 0;
+  }
+
+  /** The rest of slab_alloc_node(): node constraints, zeroing, debug caches, refills, no backing bytes. */
+  private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): number {
     let obj = s.cpuFreelist[cpu]!;
     if (obj !== 0 && !s.debug && (node < 0 || this.slabs.node[s.cpuSlab[cpu]!] === node)) {
-      // A slab never crosses a backing chunk (blocks of order <= 10 are 4 MiB-aligned), so the free
-      // pointer and the allocation bit live in the object's own chunk: plain integer offsets from here.
-      const phys = obj - PAGE_OFFSET;
-      const ci = (phys / CHUNK_BYTES) | 0;
-      const off = phys - ci * CHUNK_BYTES;
-      const w = this.phys.words[ci];
-      if (w) {
-        const i = (off + s.offset) >>> 2;
-        s.cpuFreelist[cpu] = (w[i + 1]! & 0xffff) * 4294967296 + w[i]!;
-      } else s.cpuFreelist[cpu] = this.phys.readPtr(phys + s.offset);
-      this.objBits[ci]![off >>> 8]! |= 1 << ((off >>> 3) & 31);
-      if (gfp & __GFP_ZERO) this.phys.fill(phys, 0, s.objectSize);
-      return obj;
+      s.cpuFreelist[cpu] = this.phys.readPtr(obj - PAGE_OFFSET + s.offset);
+    } else {
+      obj = this.slowAlloc(s, gfp, node, cpu);
+      if (obj === 0) return 0;
     }
-    obj = this.slowAlloc(s, gfp, node, cpu);
-    if (obj === 0) return 0;
     this.markAllocated(obj);
     if (gfp & __GFP_ZERO) this.phys.fill(obj - PAGE_OFFSET, 0, s.objectSize);
     return obj;
@@ -209,7 +294,7 @@ export class Slub {
         }
         sl.next[part] = -1;
         sl.where[part] = ON_CPU;
-        s.cpuSlab[cpu] = part;
+        this.setCpuSlab(s, cpu, part);
         continue;
       }
       let fresh = false;
@@ -221,7 +306,7 @@ export class Slub {
         fl = this.takeFreelist(nid);
         sl.frozen[nid] = 1;
         sl.where[nid] = ON_CPU;
-        s.cpuSlab[cpu] = nid;
+        this.setCpuSlab(s, cpu, nid);
         fresh = true;
       }
       id = s.cpuSlab[cpu]!;
@@ -268,7 +353,7 @@ export class Slub {
         sl.frozen[id] = 1;
         sl.where[id] = ON_CPU;
         if (s.cpuSlab[cpu] !== -1) this.deactivateSlab(s, cpu);
-        s.cpuSlab[cpu] = id;
+        this.setCpuSlab(s, cpu, id);
       } else {
         sl.frozen[id] = 1;
         this.putCpuPartial(s, id, false, cpu);
@@ -285,7 +370,7 @@ export class Slub {
       const bad = gfp & GFP_SLAB_BUG_MASK;
       gfp &= ~GFP_SLAB_BUG_MASK;
       this.core.printk(
-        `${KERN_WARNING}Unexpected gfp: %#x (%pGg). Fixing up to gfp: %#x (%pGg). Fix your code!\n`,
+        `${KERN.WARNING}Unexpected gfp: %#x (%pGg). Fixing up to gfp: %#x (%pGg). Fix your code!\n`,
         bad >>> 0,
         bad >>> 0,
         gfp,
@@ -299,13 +384,20 @@ export class Slub {
     if (allocGfp & __GFP_DIRECT_RECLAIM && s.order > s.minOrder)
       allocGfp = (allocGfp | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
     let order = s.order;
-    let pfn = this.pa.allocPages(allocGfp & ~(order ? 0 : __GFP_COMP), order, nid, "allocate_slab");
+    const callers = [
+      "alloc_pages_current",
+      "new_slab",
+      "___slab_alloc",
+      "__slab_alloc",
+      s.isKmalloc ? "__kmalloc" : "kmem_cache_alloc",
+    ];
+    let pfn = this.pa.allocPages(allocGfp, order, nid, callers);
     if (pfn === NIL) {
       // Fall back to the smallest order that holds one object, with the caller's own flags.
       order = s.minOrder;
-      pfn = this.pa.allocPages(flags & ~(order ? 0 : __GFP_COMP), order, nid, "allocate_slab");
+      pfn = this.pa.allocPages(flags, order, nid, callers);
       if (pfn === NIL) {
-        this.debug.outOfMemory(s, gfp, nid);
+        this.debug.outOfMemory(s, gfp, node);
         return -1;
       }
     }
@@ -354,6 +446,7 @@ export class Slub {
     const pfn = sl.pfn[id]!;
     const order = sl.order[id]!;
     const n = sl.node[id]!;
+    if (s.checks) this.debug.freeSlabChecks(s, id);
     if (s.storeUser) this.debug.releaseTracks(s, id);
     s.nrSlabs[n]!--;
     s.totalObjects[n]! -= sl.objects[id]!;
@@ -519,20 +612,28 @@ export class Slub {
    * allocated object). Fast path onto the CPU freelist when the slab is this CPU's; else __slab_free().
    */
   free(s: KmemCache, id: number, obj: number): void {
-    if (s.debug && !this.debug.freeProcessing(s, id, obj)) return;
+    const cpu = this.pa.cpu;
     const phys = obj - PAGE_OFFSET;
-    const ci = (phys / CHUNK_BYTES) | 0;
+    const ci = (phys * INV_CHUNK) | 0;
+    const w = this.phys.words[ci];
+    if (s.cpuSlab[cpu] !== id || s.debug || w === null) {
+      this.freeSlow(s, id, obj, cpu);
+      return;
+    }
     const off = phys - ci * CHUNK_BYTES;
     this.objBits[ci]![off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
-    const cpu = this.pa.cpu;
+    const next = s.cpuFreelist[cpu]!;
+    const i = (off + s.offset) >>> 2;
+    w[i] = next >>> 0;
+    w[i + 1] = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
+    s.cpuFreelist[cpu] = obj;
+  }
+
+  private freeSlow(s: KmemCache, id: number, obj: number, cpu: number): void {
+    if (s.debug && !this.debug.freeProcessing(s, id, obj)) return;
+    this.markFree(obj);
     if (s.cpuSlab[cpu] === id && !s.debug) {
-      const w = this.phys.words[ci];
-      const next = s.cpuFreelist[cpu]!;
-      if (w) {
-        const i = (off + s.offset) >>> 2;
-        w[i] = next >>> 0;
-        w[i + 1] = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
-      } else this.phys.writePtr(phys + s.offset, next);
+      this.setFreePointer(s, obj, s.cpuFreelist[cpu]!);
       s.cpuFreelist[cpu] = obj;
       return;
     }

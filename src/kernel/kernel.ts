@@ -473,12 +473,7 @@ export class Kernel {
 
   /** kfree(): NULL and ZERO_SIZE_PTR are no-ops; anything but an allocated object's start is refused. */
   kfree(objp: number): void {
-    if (objp > ZERO_SIZE_PTR) this.slab.kfree(objp);
-    else if (typeof objp !== "number" || objp < 0) {
-      if (typeof objp !== "number")
-        throw new TypeError(`kfree: pointer must be a number, got ${typeof objp}`);
-      this.slab.kfree(objp);
-    }
+    this.slab.kfree(objp);
   }
 
   /** ksize(): the bytes really usable behind a kmalloc'ed pointer. */

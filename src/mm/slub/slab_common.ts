@@ -1,7 +1,7 @@
 // mm/slab_common.c and the API half of mm/slub.c: kmem_cache_create() with its checks and cache merging,
 // the kmalloc size classes created at boot, kmalloc/kfree/ksize/krealloc, kmalloc_large, and the
 // validation every entry point does before it touches the allocator (misuse is reported and refused).
-import { PAGE_OFFSET, PAGE_SIZE, ZERO_SIZE_PTR } from "../../arch/x86/layout.ts";
+import { PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, ZERO_SIZE_PTR } from "../../arch/x86/layout.ts";
 import type { Cmdline } from "../../kernel/cmdline.ts";
 import type { Core } from "../../kernel/core.ts";
 import { EEXIST, EINVAL } from "../../kernel/errors.ts";
@@ -36,7 +36,7 @@ import {
 } from "./geometry.ts";
 import { Slub } from "./slub.ts";
 
-const INV_PAGE = 1 / PAGE_SIZE;
+const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_SIZE;
 
 export const KMALLOC_SHIFT_LOW = 3;
 export const KMALLOC_SHIFT_HIGH = 13;
@@ -435,18 +435,28 @@ export class SlabCommon {
       // Allocation bits are set only at allocated objects' starts: a set bit at an 8-byte-aligned
       // address is the whole validity check.
       const ci = (phys * INV_CHUNK) | 0;
-      const off = phys - ci * CHUNK_BYTES;
+      const off = (phys - ci * CHUNK_BYTES) | 0;
       const bits = slub.objBits[ci];
       if (bits && (off & 7) === 0 && (bits[off >>> 8]! & (1 << ((off >>> 3) & 31))) !== 0) {
         const p = slub.pages;
-        const pfn = (phys * INV_PAGE) | 0;
+        const pfn = ci * PAGES_PER_CHUNK + (off >>> PAGE_SHIFT);
         const head = p.state[pfn]! & S_TAIL ? p.next[pfn]! : pfn;
         const id = p.prev[head]!;
-        slub.free(slub.caches[slub.slabs.cache[id]!]!, id, x);
+        slub.freeAt(slub.caches[slub.slabs.cache[id]!]!, id, ci, off);
         return;
       }
     }
-    this.freeObject(null, x, "kfree");
+    if (typeof x !== "number") throw new TypeError("kfree: the pointer must be a number");
+    if (x >= 0 && x <= ZERO_SIZE_PTR) return; // ZERO_OR_NULL_PTR()
+    // Passed through a typed array: a call argument would make V8 box every address kfree() sees.
+    this.pending[0] = x;
+    this.kfreeChecked();
+  }
+
+  private readonly pending = new Float64Array(1);
+
+  private kfreeChecked(): void {
+    this.freeObject(null, this.pending[0]!, "kfree");
   }
 
   /**

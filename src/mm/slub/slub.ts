@@ -167,28 +167,37 @@ export class Slub {
     // inlined costs a heap number). Anything unusual takes allocSlow().
     const cpu = this.pa.cpu;
     const obj = s.cpuFreelist[cpu]!;
-    if (obj === 0 || node >= 0 || (gfp & __GFP_ZERO) !== 0 || s.debug)
-      return this.allocSlow(s, gfp, node, cpu);
+    if (obj === 0 || node >= 0 || (gfp & __GFP_ZERO) !== 0 || s.debug) {
+      // The result comes back through a typed array so that the address stays an unboxed double here.
+      this.allocSlow(s, gfp, node, cpu);
+      return this.result[0]!;
+    }
     // A slab never crosses a backing chunk (blocks of order <= 10 are 4 MiB-aligned), so the free pointer
     // and the allocation bit live in the object's own chunk: plain integer offsets from here.
     const phys = obj - PAGE_OFFSET;
     const ci = (phys * INV_CHUNK) | 0;
-    const off = phys - ci * CHUNK_BYTES;
+    const off = (phys - ci * CHUNK_BYTES) | 0;
     const w = this.phys.words[ci];
-    if (w === null) return this.allocSlow(s, gfp, node, cpu);
+    if (w === null) {
+      this.allocSlow(s, gfp, node, cpu);
+      return this.result[0]!;
+    }
     const i = (off + s.offset) >>> 2;
     const hi = w[i + 1]!;
     const next = (hi & 0xffff) * 4294967296 + w[i]!;
     // The next free object must be an object of this CPU's slab: a use-after-free write over a free
     // pointer is caught here instead of handing out a wild address.
     if (next !== 0) {
-      const rel = next - s.cpuBase[cpu]!;
+      const d = next - s.cpuBase[cpu]!;
+      const rel = d | 0;
       if (
         hi >>> 16 !== 0xffff ||
-        !(rel >= 0 && rel < s.cpuSpan[cpu]!) ||
+        !(d >= 0 && d < s.cpuSpan[cpu]!) ||
         ((rel * s.invSize) | 0) * s.size !== rel
-      )
-        return this.freelistCorrupt(s, cpu, hi, w[i]!);
+      ) {
+        this.freelistCorrupt(s, cpu, hi, w[i]!);
+        return 0;
+      }
     }
     s.cpuFreelist[cpu] = next;
     this.objBits[ci]![off >>> 8]! |= 1 << ((off >>> 3) & 31);
@@ -208,7 +217,7 @@ export class Slub {
    * fault is reported the same way, and the slab's free objects are found again from the allocation
    * bits, so the allocator stays sound. The allocation itself fails.
    */
-  private freelistCorrupt(s: KmemCache, cpu: number, hi: number, lo: number): number {
+  private freelistCorrupt(s: KmemCache, cpu: number, hi: number, lo: number): void {
     const id = s.cpuSlab[cpu]!;
     const sl = this.slabs;
     // Rebuild: every object not allocated goes on the slab's own freelist; the CPU keeps nothing.
@@ -236,22 +245,24 @@ export class Slub {
         s.isKmalloc ? "__kmalloc" : "kmem_cache_alloc",
         false,
       );
-    return 0;
   }
 
   /** The rest of slab_alloc_node(): node constraints, zeroing, debug caches, refills, no backing bytes. */
-  private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): number {
+  private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): void {
     let obj = s.cpuFreelist[cpu]!;
     if (obj !== 0 && !s.debug && (node < 0 || this.slabs.node[s.cpuSlab[cpu]!] === node)) {
       s.cpuFreelist[cpu] = this.phys.readPtr(obj - PAGE_OFFSET + s.offset);
     } else {
       obj = this.slowAlloc(s, gfp, node, cpu);
-      if (obj === 0) return 0;
     }
+    this.result[0] = obj;
+    if (obj === 0) return;
     this.markAllocated(obj);
     if (gfp & __GFP_ZERO) this.phys.fill(obj - PAGE_OFFSET, 0, s.objectSize);
-    return obj;
   }
+
+  /** allocSlow()'s result (see alloc()). */
+  private readonly result = new Float64Array(1);
 
   /** Take a slab's whole freelist for a CPU (get_freelist / acquire_slab in "take all" mode). */
   private takeFreelist(id: number): number {
@@ -612,21 +623,28 @@ export class Slub {
    * allocated object). Fast path onto the CPU freelist when the slab is this CPU's; else __slab_free().
    */
   free(s: KmemCache, id: number, obj: number): void {
-    const cpu = this.pa.cpu;
     const phys = obj - PAGE_OFFSET;
     const ci = (phys * INV_CHUNK) | 0;
+    this.freeAt(s, id, ci, phys - ci * CHUNK_BYTES);
+  }
+
+  /**
+   * free() of the object at offset `off` of backing chunk `ci`: small integers only, so a call that V8
+   * does not inline passes no heap numbers.
+   */
+  freeAt(s: KmemCache, id: number, ci: number, off: number): void {
+    const cpu = this.pa.cpu;
     const w = this.phys.words[ci];
     if (s.cpuSlab[cpu] !== id || s.debug || w === null) {
-      this.freeSlow(s, id, obj, cpu);
+      this.freeSlow(s, id, PAGE_OFFSET + ci * CHUNK_BYTES + off, cpu);
       return;
     }
-    const off = phys - ci * CHUNK_BYTES;
     this.objBits[ci]![off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
     const next = s.cpuFreelist[cpu]!;
     const i = (off + s.offset) >>> 2;
     w[i] = next >>> 0;
     w[i + 1] = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
-    s.cpuFreelist[cpu] = obj;
+    s.cpuFreelist[cpu] = PAGE_OFFSET + ci * CHUNK_BYTES + off;
   }
 
   private freeSlow(s: KmemCache, id: number, obj: number, cpu: number): void {

@@ -200,3 +200,13 @@ describe("kmalloc limits", () => {
     expect(p).toBeGreaterThan(PAGE_OFFSET);
   });
 });
+
+describe("kmalloc argument types", () => {
+  it("a GFP mask that is not a 32-bit unsigned integer is a TypeError, on the fast path too", () => {
+    const k = boot({ mem: "256M" });
+    expect(() => k.kmalloc(64, "x" as unknown as number)).toThrow(TypeError);
+    expect(() => k.kmalloc(64, 1.5)).toThrow(TypeError);
+    expect(() => k.kmalloc("64" as unknown as number, GFP_KERNEL)).toThrow(TypeError);
+    expect(k.check()).toEqual([]);
+  });
+});

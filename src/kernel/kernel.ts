@@ -429,7 +429,12 @@ export class Kernel {
 
   /** kmalloc(): a size class object up to 8 KiB, a compound block above; 0 (NULL) on failure. */
   kmalloc(size: number, flags: number): number {
-    if (size > 0 && size <= KMALLOC_MAX_CACHE_SIZE && (flags & ~__GFP_BITS_MASK) === 0 && (size | 0) === size)
+    if (
+      size > 0 &&
+      size <= KMALLOC_MAX_CACHE_SIZE &&
+      (size | 0) === size &&
+      (flags & __GFP_BITS_MASK) === flags
+    )
       return this.slub.alloc(this.slab.kmallocSlab(size, flags), flags, -1);
     return this.kmallocSlow(size, flags, -1, "__kmalloc");
   }

@@ -2,6 +2,7 @@
 // the allocation bits and the struct page marks (what SLUB's validate does for one cache, for all of them,
 // plus the bookkeeping the kernel trusts without checking).
 import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
+import { CHUNK_BYTES } from "../memory.ts";
 import { KMALLOC_LARGE, S_ALLOC, S_HEAD, S_SLAB } from "../page.ts";
 import type { KmemCache } from "./cache.ts";
 import { SLAB_RECLAIM_ACCOUNT } from "./flags.ts";
@@ -115,6 +116,13 @@ export function checkSlab(slub: Slub): string[] {
       err.push(`${where}: head page not marked as this slab`);
     if (order > 0 && !(pages.state[pfn]! & S_HEAD))
       err.push(`${where}: order-${order} slab is not a compound page`);
+    const map = slub.chunkSlabs[Math.floor((pfn * PAGE_SIZE) / CHUNK_BYTES)];
+    const first = pfn % (CHUNK_BYTES / PAGE_SIZE);
+    for (let i = 0; i < 1 << order; i++)
+      if (!map || map[first + i] !== id) {
+        err.push(`${where}: page ${i} not mapped to the slab in its chunk`);
+        break;
+      }
     if (sl.objects[id] !== Math.floor((PAGE_SIZE << order) / s.size))
       err.push(`${where}: objects ${sl.objects[id]}`);
     const free = walk(slub, s, id, sl.freelist[id]!, "freelist", err);

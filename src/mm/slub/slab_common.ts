@@ -36,8 +36,6 @@ import {
 } from "./geometry.ts";
 import { Slub } from "./slub.ts";
 
-const PAGES_PER_CHUNK = CHUNK_BYTES / PAGE_SIZE;
-
 export const KMALLOC_SHIFT_LOW = 3;
 export const KMALLOC_SHIFT_HIGH = 13;
 export const KMALLOC_MAX_CACHE_SIZE = 1 << KMALLOC_SHIFT_HIGH;
@@ -438,10 +436,7 @@ export class SlabCommon {
       const off = (phys - ci * CHUNK_BYTES) | 0;
       const bits = slub.objBits[ci];
       if (bits && (off & 7) === 0 && (bits[off >>> 8]! & (1 << ((off >>> 3) & 31))) !== 0) {
-        const p = slub.pages;
-        const pfn = ci * PAGES_PER_CHUNK + (off >>> PAGE_SHIFT);
-        const head = p.state[pfn]! & S_TAIL ? p.next[pfn]! : pfn;
-        const id = p.prev[head]!;
+        const id = slub.chunkSlabs[ci]![off >>> PAGE_SHIFT]!;
         slub.freeAt(slub.caches[slub.slabs.cache[id]!]!, id, ci, off);
         return;
       }

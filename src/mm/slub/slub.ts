@@ -73,6 +73,11 @@ export class Slub {
   readonly byAddr = new Map<number, KmemCache>();
   /** One bit per 8 bytes of slab memory: the allocated objects' start addresses, per 4 MiB chunk. */
   readonly objBits: (Uint32Array | null)[];
+  /**
+   * The slab id of every page of a chunk that holds slabs (-1 elsewhere): kfree() finds an object's slab
+   * here, next to the allocation bits, without touching struct page.
+   */
+  readonly chunkSlabs: (Int32Array | null)[];
   /** NR_SLAB_RECLAIMABLE / NR_SLAB_UNRECLAIMABLE, in pages, by node. */
   readonly nrSlabReclaimable: Int32Array;
   readonly nrSlabUnreclaimable: Int32Array;
@@ -91,6 +96,7 @@ export class Slub {
     readonly nodes: number,
   ) {
     this.objBits = new Array(Math.ceil(phys.endPhys / CHUNK_BYTES)).fill(null);
+    this.chunkSlabs = new Array(this.objBits.length).fill(null);
     this.nrSlabReclaimable = new Int32Array(nodes);
     this.nrSlabUnreclaimable = new Int32Array(nodes);
   }
@@ -117,8 +123,18 @@ export class Slub {
     if (!b) {
       b = new Uint32Array(CHUNK_BYTES / 8 / 32);
       this.objBits[i] = b;
+      this.chunkSlabs[i] = new Int32Array(CHUNK_BYTES / PAGE_SIZE).fill(-1);
     }
     return b;
+  }
+
+  /** Mark the pages of slab `id` (pfn, order) as belonging to it, or to nothing (-1), in the chunk map. */
+  private mapSlab(pfn: number, order: number, id: number): void {
+    const phys = pfn * PAGE_SIZE;
+    this.bitsFor(phys);
+    const m = this.chunkSlabs[Math.floor(phys / CHUNK_BYTES)]!;
+    const first = pfn % (CHUNK_BYTES / PAGE_SIZE);
+    m.fill(id, first, first + (1 << order));
   }
 
   /** Is the object at `obj` allocated? */
@@ -433,7 +449,7 @@ export class Slub {
     if (s.flags & SLAB_RECLAIM_ACCOUNT) this.nrSlabReclaimable[n]! += 1 << order;
     else this.nrSlabUnreclaimable[n]! += 1 << order;
     const base = PAGE_OFFSET + pfn * PAGE_SIZE;
-    this.bitsFor(pfn * PAGE_SIZE);
+    this.mapSlab(pfn, order, id);
     if (s.flags & SLAB_POISON) this.phys.fill(pfn * PAGE_SIZE, POISON_INUSE, PAGE_SIZE << order);
     // Objects in address order (no CONFIG_SLAB_FREELIST_RANDOM), each set up before it is chained.
     let first = 0;
@@ -465,6 +481,7 @@ export class Slub {
     else this.nrSlabUnreclaimable[n]! -= 1 << order;
     this.pages.state[pfn]! &= ~S_SLAB;
     this.pages.prev[pfn] = NIL;
+    this.mapSlab(pfn, order, -1);
     this.pages.refcount[pfn] = 0;
     sl.release(id);
     this.api.freeBlock(pfn, order);

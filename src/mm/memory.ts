@@ -75,11 +75,21 @@ export class PhysMem {
       const p = phys + done;
       const off = p & CHUNK_MASK;
       const len = Math.min(n - done, CHUNK_BYTES - off);
-      const b = this.bytes[Math.floor(p / CHUNK_BYTES)];
+      const ci = Math.floor(p / CHUNK_BYTES);
+      const b = this.bytes[ci];
       if (!b) {
         if (value !== 0) return done;
       } else {
-        for (let i = 0; i < len; i++) if (b[off + i] !== value) return done + i;
+        // Four bytes at a time once aligned (the debug checks scan whole objects), bytes at the edges.
+        const w = this.words[ci]!;
+        const pattern = Math.imul(value & 0xff, 0x01010101) >>> 0;
+        let i = 0;
+        while (i < len && (off + i) & 3) {
+          if (b[off + i] !== value) return done + i;
+          i++;
+        }
+        while (i + 4 <= len && w[(off + i) >>> 2] === pattern) i += 4;
+        for (; i < len; i++) if (b[off + i] !== value) return done + i;
       }
       done += len;
     }

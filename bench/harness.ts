@@ -131,6 +131,58 @@ export function measurePaired(batch: Batch, floor: Batch, o: MeasureOptions = DE
   return { op: stats(ops), floor: stats(fl), ratio: stats(ratios) };
 }
 
+export interface Interleaved {
+  /** Each case against the floor batch run just before it, as measurePaired reports it. */
+  cases: Paired[];
+  /** The per-sample ns/op of each case, in sample order (for cross ratios). */
+  raw: number[][];
+}
+
+/**
+ * Several cases timed in the same samples: each sample runs, for every case in turn, one floor batch
+ * then one case batch (the start rotates by one case per sample, so no case always runs first). Cases
+ * that are compared with each other (kmalloc and a peer) are then measured under the same host
+ * conditions, and `crossRatio` gives the median of their per-sample ratios.
+ */
+export function measureInterleaved(
+  batches: readonly Batch[],
+  floor: Batch,
+  o: MeasureOptions = DEFAULTS,
+): Interleaved {
+  const k = batches.length;
+  const ns = batches.map((b) => calibrate(b, o.batchMs));
+  const nf = calibrate(floor, o.batchMs / 2);
+  const warmEnd = nowNs() + o.warmupMs * 1e6;
+  while (nowNs() < warmEnd) {
+    for (let j = 0; j < k; j++) {
+      consume(floor(nf));
+      consume(batches[j]!(ns[j]!));
+    }
+  }
+  const ops = batches.map((): number[] => []);
+  const fl = batches.map((): number[] => []);
+  for (let i = 0; i < o.samples; i++) {
+    for (let r = 0; r < k; r++) {
+      const j = (i + r) % k;
+      fl[j]!.push(timeBatch(floor, nf));
+      ops[j]!.push(timeBatch(batches[j]!, ns[j]!));
+    }
+  }
+  for (const f of fl) floorSamples.push(...f);
+  const cases = ops.map((c, j) => {
+    const f = fl[j]!;
+    return { op: stats(c), floor: stats(f), ratio: stats(c.map((x, i) => x / f[i]!)) };
+  });
+  return { cases, raw: ops };
+}
+
+/** Per-sample ns/op of case a over case b (same sample, adjacent batches): how many times b is faster. */
+export function crossRatio(m: Interleaved, a: number, b: number): Stats {
+  const ra = m.raw[a]!;
+  const rb = m.raw[b]!;
+  return stats(ra.map((x, i) => x / rb[i]!));
+}
+
 /** mulberry32: a small seeded PRNG, so every run draws the same sequences. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

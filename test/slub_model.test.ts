@@ -260,3 +260,23 @@ it("kzalloc and kmem_cache_zalloc zero what was dirty", () => {
   expect([...k.readBytes(q, 64)].every((b) => b === 0)).toBe(true);
   k.kfree(q);
 });
+
+it("a metadata-only machine runs SLUB without bytes: free pointers kept aside, debugging switched off", () => {
+  const k = boot({ mem: "4G", backing: "none", cmdline: "slub_debug=FZPU" });
+  expect(k.dmesg()).toContain("kmem: slub_debug needs memory backing; debugging off (backing: none)");
+  const live: number[] = [];
+  for (let i = 0; i < 3000; i++) live.push(k.kmalloc(8 + ((i * 37) % 9000), GFP_KERNEL));
+  expect(new Set(live).size).toBe(live.length);
+  for (let i = 0; i < live.length; i += 2) k.kfree(live[i]!);
+  expect(k.check()).toEqual([]);
+  const c = k.kmem_cache_create("nobytes", 100, 0, SLAB_HWCACHE_ALIGN, null);
+  const o = k.kmem_cache_alloc(c, GFP_KERNEL);
+  k.kfree(live[1]!);
+  k.kfree(live[1]!); // still caught without bytes: the allocation bits live in metadata
+  expect(k.dmesg()).toContain("kernel BUG at mm/slub.c:306!");
+  k.kmem_cache_free(c, o);
+  k.kmem_cache_destroy(c);
+  for (let i = 3; i < live.length; i += 2) k.kfree(live[i]!);
+  expect(k.check()).toEqual([]);
+  expect(k.phys.residentBytes).toBe(0);
+});

@@ -16,6 +16,7 @@ import { SlubDebug } from "./debug.ts";
 import {
   SLAB_CACHE_DMA,
   SLAB_CONSISTENCY_CHECKS,
+  SLAB_DEBUG_FLAGS,
   SLAB_FAILSLAB,
   SLAB_HWCACHE_ALIGN,
   SLAB_MERGE_SAME,
@@ -167,6 +168,7 @@ export class SlabCommon {
    * comma-separated list; each matches exactly, or as a prefix when it ends in '*'.
    */
   private cacheFlags(flags: number, name: string): number {
+    if (this.slub.phys.backing === "none") return this.noBytes(flags);
     if (!this.slubDebug) return flags;
     if (this.slubDebugSlabs === null) return flags | this.slubDebug;
     for (const item of this.slubDebugSlabs.split(",")) {
@@ -175,6 +177,20 @@ export class SlabCommon {
     }
     return flags;
   }
+
+  /**
+   * A metadata-only machine has no bytes for red zones, poison or tracks to live in: its caches drop the
+   * debug flags (said once in the log) and run as plain SLUB.
+   */
+  private noBytes(flags: number): number {
+    if ((this.slubDebug || flags & SLAB_DEBUG_FLAGS) && !this.warnedNoBytes) {
+      this.warnedNoBytes = true;
+      this.core.lines(KERN_WARNING, "kmem: slub_debug needs memory backing; debugging off (backing: none)");
+    }
+    return flags & ~SLAB_DEBUG_FLAGS;
+  }
+
+  private warnedNoBytes = false;
 
   // ---- boot ------------------------------------------------------------------------------------
 

@@ -151,6 +151,16 @@ describe("kmem_cache_create refusals", () => {
     }
   });
 
+  it("a flag outside SLAB_FLAGS_PERMITTED (here the internal SLAB_KASAN) is -EINVAL", () => {
+    const k = boot({ mem: "256M" });
+    let c = -1;
+    const l = refused(k, () => {
+      c = k.kmem_cache_create("bad_flags", 100, 0, 0x8000000, null);
+    });
+    expect(c).toBe(0);
+    expect(l[0]).toBe("kmem_cache_create(bad_flags) failed with error -22");
+  });
+
   it("with SLAB_PANIC a failure panics", () => {
     const k = boot({ mem: "256M" });
     expect(() => k.kmem_cache_create("bad_cache", 2, 0, SLAB_PANIC, null)).toThrow(KernelPanic);

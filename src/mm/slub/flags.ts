@@ -42,25 +42,34 @@ export const SLAB_NEVER_MERGE =
 /** SLAB_MERGE_SAME: flags two caches must agree on to be merged. */
 export const SLAB_MERGE_SAME = SLAB_RECLAIM_ACCOUNT | SLAB_CACHE_DMA | SLAB_CACHE_DMA32 | SLAB_ACCOUNT;
 
-/** CACHE_CREATE_MASK (SLUB): the flags kmem_cache_create() accepts; others make it fail with -EINVAL. */
-export const SLAB_FLAGS_PERMITTED =
-  SLAB_CONSISTENCY_CHECKS |
-  SLAB_RED_ZONE |
-  SLAB_POISON |
+/** SLAB_CORE_FLAGS: flags every allocator understands. */
+const SLAB_CORE_FLAGS =
   SLAB_HWCACHE_ALIGN |
   SLAB_CACHE_DMA |
   SLAB_CACHE_DMA32 |
-  SLAB_STORE_USER |
-  SLAB_RECLAIM_ACCOUNT |
   SLAB_PANIC |
   SLAB_TYPESAFE_BY_RCU |
-  SLAB_MEM_SPREAD |
+  SLAB_DEBUG_OBJECTS;
+
+/** SLAB_CACHE_FLAGS for SLUB. */
+const SLAB_CACHE_FLAGS = SLAB_NOLEAKTRACE | SLAB_RECLAIM_ACCOUNT | SLAB_TEMPORARY | SLAB_ACCOUNT;
+
+/** SLAB_FLAGS_PERMITTED: kmem_cache_create() fails with -EINVAL on any other flag. */
+export const SLAB_FLAGS_PERMITTED =
+  SLAB_CORE_FLAGS |
+  SLAB_RED_ZONE |
+  SLAB_POISON |
+  SLAB_STORE_USER |
   SLAB_TRACE |
-  SLAB_DEBUG_OBJECTS |
+  SLAB_CONSISTENCY_CHECKS |
+  SLAB_MEM_SPREAD |
   SLAB_NOLEAKTRACE |
-  SLAB_FAILSLAB |
-  SLAB_ACCOUNT |
-  SLAB_KASAN;
+  SLAB_RECLAIM_ACCOUNT |
+  SLAB_TEMPORARY |
+  SLAB_ACCOUNT;
+
+/** CACHE_CREATE_MASK: what of the permitted flags a SLUB cache keeps. */
+export const CACHE_CREATE_MASK = SLAB_CORE_FLAGS | SLAB_DEBUG_FLAGS | SLAB_CACHE_FLAGS;
 
 /** Slab poison and red-zone bytes (include/linux/poison.h). */
 export const POISON_INUSE = 0x5a;

@@ -14,10 +14,12 @@ import { PageApi } from "../page_api.ts";
 import { type Ctor, KmemCache } from "./cache.ts";
 import { SlubDebug } from "./debug.ts";
 import {
+  CACHE_CREATE_MASK,
   SLAB_CACHE_DMA,
   SLAB_CONSISTENCY_CHECKS,
   SLAB_DEBUG_FLAGS,
   SLAB_FAILSLAB,
+  SLAB_FLAGS_PERMITTED,
   SLAB_HWCACHE_ALIGN,
   SLAB_MERGE_SAME,
   SLAB_NEVER_MERGE,
@@ -325,7 +327,8 @@ export class SlabCommon {
     }
     if (name.includes(" "))
       this.core.warn("mm/slab_common.c", this.params.lines.sanityCheckSpace, "kmem_cache_sanity_check", [fn]);
-    if ((flags & ~this.permittedFlags) >>> 0 !== 0) return this.createFailed(label, -EINVAL, flags);
+    if ((flags & ~SLAB_FLAGS_PERMITTED) >>> 0 !== 0) return this.createFailed(label, -EINVAL, flags);
+    flags &= CACHE_CREATE_MASK;
     // ALIGN() assumes a power of two; anything else (or an alignment no slab order can honour) fails.
     if (align !== 0 && (align & (align - 1)) !== 0) return this.createFailed(label, -EINVAL, flags);
     if (align > PAGE_SIZE << (this.boot.pageMaxOrder - 1)) return this.createFailed(label, -EINVAL, flags);
@@ -346,11 +349,6 @@ export class SlabCommon {
     if (!s) return this.createFailed(label, -EINVAL, flags);
     this.attach(s);
     return s.addr;
-  }
-
-  /** CACHE_CREATE_MASK (SLUB): core, debug and cache flags. */
-  private get permittedFlags(): number {
-    return 0x0ce3fd00;
   }
 
   private createFailed(name: string, err: number, flags: number): number {

@@ -19,8 +19,6 @@ export const SLAB_ACCOUNT = 0x4000000;
 export const SLAB_KASAN = 0x8000000;
 export const SLAB_RECLAIM_ACCOUNT = 0x20000;
 export const SLAB_TEMPORARY = SLAB_RECLAIM_ACCOUNT;
-/** Internal: the cache may use cmpxchg_double on the slab's freelist+counters (non-debug caches). */
-export const __CMPXCHG_DOUBLE = 0x40000000;
 /** Internal: objects are poisoned (SLAB_POISON without a ctor or RCU). */
 export const __OBJECT_POISON = 0x80000000;
 

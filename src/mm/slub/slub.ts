@@ -10,7 +10,7 @@
 // kernel without slub_debug only catches freeing the current freelist head twice).
 import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
 import type { Core } from "../../kernel/core.ts";
-import { KERN, KERN_ERR } from "../../kernel/printk.ts";
+import { KERN } from "../../kernel/printk.ts";
 import {
   __GFP_BITS_MASK,
   __GFP_COMP,
@@ -37,7 +37,7 @@ import { CHUNK_BYTES, INV_CHUNK, type PhysMem } from "../memory.ts";
 import { NIL, type PageArrays, S_SLAB } from "../page.ts";
 import type { PageAllocator } from "../page_alloc.ts";
 import type { PageApi } from "../page_api.ts";
-import { KmemCache } from "./cache.ts";
+import type { KmemCache } from "./cache.ts";
 import type { SlubDebug } from "./debug.ts";
 import { POISON_INUSE, SLAB_CACHE_DMA, SLAB_POISON, SLAB_RECLAIM_ACCOUNT } from "./flags.ts";
 import { ON_CPU, ON_CPU_PARTIAL, ON_FULL, ON_NONE, ON_PARTIAL, SlabTable } from "./slab.ts";
@@ -758,11 +758,6 @@ export class Slub {
     return !busy;
   }
 
-  /** Free objects on a slab's freelist and on any CPU freelist that points into it. */
-  countFree(s: KmemCache, id: number): number {
-    return this.slabs.objects[id]! - this.liveObjects(s, id);
-  }
-
   /** Allocated objects in a slab, by the allocation bits. */
   liveObjects(s: KmemCache, id: number): number {
     let n = 0;
@@ -801,11 +796,4 @@ export class Slub {
     if (flags & SLAB_RECLAIM_ACCOUNT) f |= __GFP_RECLAIMABLE;
     return f;
   }
-
-  /** Log at KERN_ERR (the slab reports' level). */
-  err(text: string): void {
-    this.core.lines(KERN_ERR, text);
-  }
 }
-
-export { KmemCache };

@@ -2,11 +2,14 @@
 // written into real memory, the checks made on allocation, free and validation, and the reports in 5.4's
 // words: slab_bug()'s banner, the "INFO:" lines, print_trailer()'s hex dumps and slab_fix()'s repairs.
 import { PAGE_OFFSET, PAGE_SIZE } from "../../arch/x86/layout.ts";
+import { HZ } from "../../kernel/clock.ts";
 import { KERN, KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
 import { formatFrame } from "../../kernel/stacktrace.ts";
 import { TAINT_BAD_PAGE } from "../../kernel/taint.ts";
 import { DUMP_PREFIX_ADDRESS, hexDumpLines } from "../../lib/hexdump.ts";
 import { pageFlagsWord, pageHandle } from "../debug.ts";
+import { __GFP_NOWARN } from "../gfp.ts";
+import { Ratelimit } from "../show_mem.ts";
 import type { KmemCache } from "./cache.ts";
 import {
   POISON_END,
@@ -29,6 +32,7 @@ const ALLOC_FRAMES = ["__slab_alloc", "kmem_cache_alloc"];
 const FREE_FRAMES = ["kmem_cache_free"];
 
 export class SlubDebug {
+  private readonly oomRs = new Ratelimit(5 * HZ, 10);
   /** Reports and repairs made so far (what the kernel's slub KUnit suite counts as "slab_errors"). */
   errors = 0;
 
@@ -393,9 +397,13 @@ export class SlubDebug {
     });
   }
 
-  /** slab_out_of_memory(): rate-limited in the kernel; what a failed slab allocation prints. */
+  /** slab_out_of_memory(): what a failed slab allocation prints, 10 reports per 5 s at most. */
   outOfMemory(s: KmemCache, gfp: number, nid: number): void {
-    if (gfp & 0x2000) return; // __GFP_NOWARN
+    // DEFINE_RATELIMIT_STATE(slub_oom_rs, DEFAULT_RATELIMIT_INTERVAL, DEFAULT_RATELIMIT_BURST).
+    if (gfp & __GFP_NOWARN) return;
+    const onMissed = (n: number) =>
+      this.core.lines(KERN_WARNING, `slab_out_of_memory: ${n} callbacks suppressed`);
+    if (!this.oomRs.ok(this.core.clock.jiffies, onMissed)) return;
     const nodes = this.slub.nodes;
     this.core.printk(
       `${KERN.WARNING}SLUB: Unable to allocate memory on node %d, gfp=%#x(%pGg)\n`,

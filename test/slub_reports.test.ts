@@ -135,3 +135,22 @@ describe("5.4 SLUB report layout", () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe("CONFIG_SLAB_FREELIST_RANDOM", () => {
+  function firstSlab(seed: number): number[] {
+    const k = boot({ mem: "256M", seed });
+    const c = k.kmem_cache_create("rnd_order", 200, 0, 0, () => {});
+    const s = k.slub.list.find((x) => x.name === "rnd_order")!;
+    const objs = Array.from({ length: s.objects }, () => k.kmem_cache_alloc(c, GFP_KERNEL));
+    const base = k.slub.slabBase(k.slub.slabOfAddr(objs[0]!));
+    return objs.map((o) => (o - base) / s.size);
+  }
+
+  it("a new slab hands out its objects in the cache's random order, the same for the same seed", () => {
+    const a = firstSlab(1);
+    expect([...a].sort((x, y) => x - y)).toEqual(a.map((_, i) => i)); // a permutation of the slots
+    expect(a).not.toEqual(a.map((_, i) => i));
+    expect(firstSlab(1)).toEqual(a);
+    expect(firstSlab(2)).not.toEqual(a);
+  });
+});

@@ -47,6 +47,8 @@ export const PROFILE_5_4: Profile = {
       [256, 13],
       [0, 30],
     ],
+    // Ubuntu's 5.4 kernels (the book's) build with CONFIG_SLAB_FREELIST_RANDOM=y, as the oracle's 6.1 does.
+    freelistRandom: true,
     // The kmem_cache row of a 5.4 /proc/slabinfo (kernel-facts §4.6): 384-byte objects with HWCACHE_ALIGN.
     kmemCacheSize: 384,
     kmemCacheNodeSize: 64,

@@ -43,6 +43,8 @@ export class KmemCache {
   poison: boolean;
   storeUser: boolean;
   trace: boolean;
+  /** CONFIG_SLAB_FREELIST_RANDOM's per-cache permutation of object offsets (null: address order). */
+  randomSeq: Int32Array | null = null;
   /** Shut down: the handle no longer names a cache. */
   dead = false;
   /** Shut down refused because objects remain: the cache is leaked, as 5.4 leaves it. */

@@ -87,6 +87,8 @@ export function kmallocIndex(size: number): number {
 }
 
 export interface SlabProfile extends SlubParams {
+  /** CONFIG_SLAB_FREELIST_RANDOM: new slabs chain their objects in a random order. */
+  readonly freelistRandom: boolean;
   /** sizeof(struct kmem_cache) on a 1-node machine; each node adds a pointer. */
   readonly kmemCacheSize: number;
   readonly kmemCacheNodeSize: number;
@@ -299,6 +301,7 @@ export class SlabCommon {
       this.slub.nodes,
     );
     s.allocflags = Slub.allocflagsOf(g.flags, g.order);
+    if (this.params.freelistRandom && s.objects > 1) s.randomSeq = this.slub.randomSeq(s);
     s.useroffset = useroffset;
     s.usersize = usersize;
     this.slub.register(s);

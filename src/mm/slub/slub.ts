@@ -99,6 +99,37 @@ export class Slub {
     this.chunkSlabs = new Array(this.objBits.length).fill(null);
     this.nrSlabReclaimable = new Int32Array(nodes);
     this.nrSlabUnreclaimable = new Int32Array(nodes);
+    this.rng = (core.seed ^ 0x2545f491) >>> 0 || 1;
+  }
+
+  private rng: number;
+
+  /** get_random_int() (xorshift32 from the boot seed: runs are reproducible). */
+  random(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    return x >>> 0;
+  }
+
+  /**
+   * init_cache_random_seq(): a Fisher-Yates permutation of the preferred slab's object indices, kept
+   * as byte offsets (cache_random_seq_create + the "*= s->size" transform).
+   */
+  randomSeq(s: KmemCache): Int32Array {
+    const n = s.objects;
+    const seq = new Int32Array(n);
+    for (let i = 0; i < n; i++) seq[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.random() % (i + 1);
+      const t = seq[i]!;
+      seq[i] = seq[j]!;
+      seq[j] = t;
+    }
+    for (let i = 0; i < n; i++) seq[i]! *= s.size;
+    return seq;
   }
 
   // ---- object addresses and allocation bits ----------------------------------------------------
@@ -451,11 +482,24 @@ export class Slub {
     const base = PAGE_OFFSET + pfn * PAGE_SIZE;
     this.mapSlab(pfn, order, id);
     if (s.flags & SLAB_POISON) this.phys.fill(pfn * PAGE_SIZE, POISON_INUSE, PAGE_SIZE << order);
-    // Objects in address order (no CONFIG_SLAB_FREELIST_RANDOM), each set up before it is chained.
+    // Each object is set up (debug patterns, ctor) before it is chained. With CONFIG_SLAB_FREELIST_RANDOM
+    // (shuffle_freelist) the chain follows the cache's random sequence from a random starting point,
+    // skipping entries beyond this slab's objects; otherwise it is address order.
+    const seq = s.randomSeq;
+    const shuffle = seq !== null && objects >= 2;
+    let pos = shuffle ? this.random() % seq.length : 0;
+    const limit = objects * s.size;
     let first = 0;
     let prev = 0;
     for (let i = 0; i < objects; i++) {
-      const obj = base + i * s.size + s.redLeftPad;
+      let idx = i * s.size;
+      if (shuffle) {
+        do {
+          idx = seq[pos]!;
+          if (++pos >= seq.length) pos = 0;
+        } while (idx >= limit);
+      }
+      const obj = base + idx + s.redLeftPad;
       if (s.debug) this.debug.setupObject(s, obj);
       if (s.ctor) s.ctor(obj);
       if (prev === 0) first = obj;

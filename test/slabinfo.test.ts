@@ -89,8 +89,7 @@ describe("/proc/slabinfo format", () => {
     expect(new Set(names.slice(39))).toEqual(new Set(["kmem_cache_node", "kmem_cache"]));
   });
   // 5.4's bootstrap() adds kmem_cache to slab_caches before kmem_cache_node, so kmem_cache is the last
-  // line (the oracle's 6.1 capture agrees). The model registers them the other way round: flip this to
-  // it() once src/mm/slub/slab_common.ts lists kmem_cache first.
+  // line (the oracle's 6.1 capture agrees).
   it("ends with kmem_cache_node, then kmem_cache (bootstrap order)", () => {
     expect(ours.slice(-2).map((l) => l.split(" ")[0])).toEqual(["kmem_cache_node", "kmem_cache"]);
   });

@@ -5,6 +5,7 @@
 // kmalloc rows of their /proc/slabinfo. The 5.4 profile must agree with it wherever 5.4's formulas do.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { boot as bootMachine, GFP_KERNEL, SLAB_HWCACHE_ALIGN } from "../src/index.ts";
 import { PROFILES } from "../src/kernel/profile.ts";
 import {
   SLAB_CONSISTENCY_CHECKS,
@@ -188,5 +189,32 @@ describe("the 5.4 profile agrees with 6.1 where 5.4's formulas are the same", ()
     const g = geometryOf(r, P54);
     expect([g.offset, g.cpuPartial]).toEqual([0, 30]);
     expect([Number(r.offset), Number(r.cpu_partial)]).toEqual([64, 120]);
+  });
+});
+
+describe("5.4 geometry (kernel-facts §7.2, worked example)", () => {
+  it("kmalloc-128 with slub_debug=FZPU: left pad 128, red zone 8, free pointer at +136, tracks to +448, a 640-byte slot", () => {
+    const k = bootMachine({ mem: "512M", cpus: 1, cmdline: "slub_debug=FZPU" });
+    const s = k.slub.list.find((c) => c.name === "kmalloc-128")!;
+    expect([s.objectSize, s.redLeftPad, s.inuse, s.offset, s.trackOffset, s.size]).toEqual([
+      128, 128, 136, 136, 144, 640,
+    ]);
+    // tracks 2 * 152 from +144 end at +448; +8 of empty padding; then 64 bytes of 0x5a to the slot's end.
+    expect(s.trackOffset + 2 * 152).toBe(448);
+    expect(s.sizeFromObject - 448).toBe(64);
+    // Object i of a slab sits at 128 + 640 * i (the oracle's "@offset=1408" is object 2 of 6.1's layout).
+    const p = k.kmalloc(100, GFP_KERNEL);
+    const base = k.slub.slabBase(k.slub.slabOfAddr(p));
+    expect((p - base - 128) % 640).toBe(0);
+    expect(k.ksize(p)).toBe(128); // red zone and poison: object_size
+  });
+
+  it("non-debug kmalloc-128: a 128-byte slot, 32 per order-0 slab; a HWCACHE_ALIGN 24-byte object gets 32", () => {
+    const k = bootMachine({ mem: "512M", cpus: 1 });
+    const s = k.slub.list.find((c) => c.name === "kmalloc-128")!;
+    expect([s.size, s.objects, s.order, s.offset]).toEqual([128, 32, 0, 0]);
+    const c = k.kmem_cache_create("hw24", 24, 0, SLAB_HWCACHE_ALIGN, () => {});
+    const h = k.slub.byAddr.get(c)!;
+    expect([h.align, h.size, h.offset]).toEqual([32, 32, 24]); // ctor: the free pointer goes after the object
   });
 });

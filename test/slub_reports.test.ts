@@ -154,3 +154,23 @@ describe("CONFIG_SLAB_FREELIST_RANDOM", () => {
     expect(firstSlab(2)).not.toEqual(a);
   });
 });
+
+describe("CONFIG_SLAB_FREELIST_HARDENED (5.4.0: ptr ^ s->random ^ &ptr)", () => {
+  it("a free object's first word is the obfuscated next pointer; decoding gives the real one", () => {
+    const k = boot({ mem: "256M" });
+    const a = k.kmalloc(64, GFP_KERNEL);
+    const b = k.kmalloc(64, GFP_KERNEL);
+    k.kfree(a);
+    k.kfree(b); // b -> a on this CPU's freelist
+    const s = k.slub.list.find((c) => c.name === "kmalloc-64")!;
+    expect(s.offset).toBe(0);
+    expect(k.slub.getFreePointer(s, b)).toBe(a);
+    const raw = k.read64(b);
+    const canon = BigInt(a) | 0xffff000000000000n;
+    const expected = canon ^ ((BigInt(s.rndHi) << 32n) | BigInt(s.rndLo)) ^ (BigInt(b) | 0xffff000000000000n);
+    expect(raw).toBe(expected);
+    expect(raw).not.toBe(canon);
+    expect(k.kmalloc(64, GFP_KERNEL)).toBe(b);
+    expect(k.kmalloc(64, GFP_KERNEL)).toBe(a);
+  });
+});

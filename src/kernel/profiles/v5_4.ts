@@ -47,8 +47,10 @@ export const PROFILE_5_4: Profile = {
       [256, 13],
       [0, 30],
     ],
-    // Ubuntu's 5.4 kernels (the book's) build with CONFIG_SLAB_FREELIST_RANDOM=y, as the oracle's 6.1 does.
+    // Ubuntu's 5.4 kernels (the book's) build with CONFIG_SLAB_FREELIST_RANDOM=y, as the oracle's 6.1 does;
     freelistRandom: true,
+    // CONFIG_SLAB_FREELIST_HARDENED=y as well: 5.4.0 stores ptr ^ s->random ^ (address of the pointer).
+    freelistHardened: true,
     // The kmem_cache row of a 5.4 /proc/slabinfo (kernel-facts §4.6): 384-byte objects with HWCACHE_ALIGN.
     kmemCacheSize: 384,
     kmemCacheNodeSize: 64,

@@ -43,6 +43,10 @@ export class KmemCache {
   poison: boolean;
   storeUser: boolean;
   trace: boolean;
+  /** CONFIG_SLAB_FREELIST_HARDENED: free pointers are stored XORed with s->random and their own address. */
+  hardened = false;
+  rndLo = 0;
+  rndHi = 0;
   /** CONFIG_SLAB_FREELIST_RANDOM's per-cache permutation of object offsets (null: address order). */
   randomSeq: Int32Array | null = null;
   /** Shut down: the handle no longer names a cache. */

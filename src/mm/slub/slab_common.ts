@@ -87,6 +87,8 @@ export function kmallocIndex(size: number): number {
 }
 
 export interface SlabProfile extends SlubParams {
+  /** CONFIG_SLAB_FREELIST_HARDENED: free pointers are stored obfuscated (5.4.0: ptr ^ random ^ &ptr). */
+  readonly freelistHardened: boolean;
   /** CONFIG_SLAB_FREELIST_RANDOM: new slabs chain their objects in a random order. */
   readonly freelistRandom: boolean;
   /** sizeof(struct kmem_cache) on a 1-node machine; each node adds a pointer. */
@@ -302,6 +304,12 @@ export class SlabCommon {
     );
     s.allocflags = Slub.allocflagsOf(g.flags, g.order);
     if (this.params.freelistRandom && s.objects > 1) s.randomSeq = this.slub.randomSeq(s);
+    // kmem_cache_open(): s->random = get_random_long(). Without bytes there is nothing to obfuscate.
+    if (this.params.freelistHardened && this.slub.phys.backing === "memory") {
+      s.hardened = true;
+      s.rndLo = this.slub.random();
+      s.rndHi = this.slub.random();
+    }
     s.useroffset = useroffset;
     s.usersize = usersize;
     this.slub.register(s);

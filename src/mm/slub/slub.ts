@@ -141,11 +141,45 @@ export class Slub {
 
   /** The next free object after `obj` (get_freepointer). */
   getFreePointer(s: KmemCache, obj: number): number {
-    return this.phys.readPtr(obj - PAGE_OFFSET + s.offset);
+    const a = obj - PAGE_OFFSET + s.offset;
+    if (!s.hardened) return this.phys.readPtr(a);
+    const ci = (a * INV_CHUNK) | 0;
+    const w = this.phys.words[ci];
+    let lo = 0;
+    let hi = 0;
+    if (w) {
+      const i = (a - ci * CHUNK_BYTES) >>> 2;
+      lo = w[i]!;
+      hi = w[i + 1]!;
+    }
+    const addr = obj + s.offset;
+    lo = (lo ^ s.rndLo ^ (addr >>> 0)) >>> 0;
+    hi = (hi ^ s.rndHi ^ (((addr / 4294967296) | 0xffff0000) >>> 0)) >>> 0;
+    return (hi & 0xffff) * 4294967296 + lo;
   }
 
+  /** set_freepointer(): the next free object's address, obfuscated with CONFIG_SLAB_FREELIST_HARDENED. */
   setFreePointer(s: KmemCache, obj: number, next: number): void {
-    this.phys.writePtr(obj - PAGE_OFFSET + s.offset, next);
+    const a = obj - PAGE_OFFSET + s.offset;
+    if (!s.hardened) {
+      this.phys.writePtr(a, next);
+      return;
+    }
+    const addr = obj + s.offset;
+    const lo = ((next >>> 0) ^ s.rndLo ^ (addr >>> 0)) >>> 0;
+    const hi =
+      ((next === 0 ? 0 : (next / 4294967296) | 0xffff0000) ^ s.rndHi ^ ((addr / 4294967296) | 0xffff0000)) >>>
+      0;
+    const ci = (a * INV_CHUNK) | 0;
+    const w = this.phys.words[ci];
+    if (w) {
+      const i = (a - ci * CHUNK_BYTES) >>> 2;
+      w[i] = lo;
+      w[i + 1] = hi;
+    } else {
+      this.phys.write32(a, lo);
+      this.phys.write32(a + 4, hi);
+    }
   }
 
   private bitsFor(phys: number): Uint32Array {
@@ -230,8 +264,15 @@ export class Slub {
       return this.result[0]!;
     }
     const i = (off + s.offset) >>> 2;
-    const hi = w[i + 1]!;
-    const next = (hi & 0xffff) * 4294967296 + w[i]!;
+    let lo = w[i]!;
+    let hi = w[i + 1]!;
+    if (s.hardened) {
+      // freelist_ptr(): the stored word is ptr ^ s->random ^ (address of the word).
+      const a = obj + s.offset;
+      lo = (lo ^ s.rndLo ^ (a >>> 0)) >>> 0;
+      hi = (hi ^ s.rndHi ^ (((a / 4294967296) | 0xffff0000) >>> 0)) >>> 0;
+    }
+    const next = (hi & 0xffff) * 4294967296 + lo;
     // The next free object must be an object of this CPU's slab: a use-after-free write over a free
     // pointer is caught here instead of handing out a wild address.
     if (next !== 0) {
@@ -242,7 +283,7 @@ export class Slub {
         !(d >= 0 && d < s.cpuSpan[cpu]!) ||
         ((rel * s.invSize) | 0) * s.size !== rel
       ) {
-        this.freelistCorrupt(s, cpu, hi, w[i]!);
+        this.freelistCorrupt(s, cpu, hi, lo);
         return 0;
       }
     }
@@ -298,7 +339,7 @@ export class Slub {
   private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): void {
     let obj = s.cpuFreelist[cpu]!;
     if (obj !== 0 && !s.debug && (node < 0 || this.slabs.node[s.cpuSlab[cpu]!] === node)) {
-      s.cpuFreelist[cpu] = this.phys.readPtr(obj - PAGE_OFFSET + s.offset);
+      s.cpuFreelist[cpu] = this.getFreePointer(s, obj);
     } else {
       obj = this.slowAlloc(s, gfp, node, cpu);
     }
@@ -703,9 +744,17 @@ export class Slub {
     this.objBits[ci]![off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
     const next = s.cpuFreelist[cpu]!;
     const i = (off + s.offset) >>> 2;
-    w[i] = next >>> 0;
-    w[i + 1] = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
-    s.cpuFreelist[cpu] = PAGE_OFFSET + ci * CHUNK_BYTES + off;
+    const obj = PAGE_OFFSET + ci * CHUNK_BYTES + off;
+    let lo = next >>> 0;
+    let hi = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
+    if (s.hardened) {
+      const a = obj + s.offset;
+      lo = (lo ^ s.rndLo ^ (a >>> 0)) >>> 0;
+      hi = (hi ^ s.rndHi ^ (((a / 4294967296) | 0xffff0000) >>> 0)) >>> 0;
+    }
+    w[i] = lo;
+    w[i + 1] = hi;
+    s.cpuFreelist[cpu] = obj;
   }
 
   private freeSlow(s: KmemCache, id: number, obj: number, cpu: number): void {

@@ -37,7 +37,7 @@ export const ERRNO_TEXT: Readonly<Record<number, string>> = {
 export class FsError extends Error {
   override name = "FsError";
   constructor(
-    readonly code: "ENOENT" | "EINVAL" | "EACCES",
+    readonly code: "ENOENT" | "EINVAL" | "EACCES" | "ENOSYS",
     message: string,
   ) {
     super(message);

@@ -6,6 +6,7 @@
 import { FsError } from "../../kernel/errors.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
 import { kframe } from "../../kernel/stacktrace.ts";
+import { vsprintf } from "../../kernel/vsprintf.ts";
 import type { KmemCache } from "../../mm/slub/cache.ts";
 import {
   SLAB_ACCOUNT,
@@ -131,7 +132,73 @@ function ctorShow(s: KmemCache): string {
   return `${name}+0x0/0x${kframe(name).size.toString(16)}\n`;
 }
 
-const ATTRS: Readonly<Record<string, (k: Kernel, s: KmemCache) => string>> = {
+/**
+ * list_locations(): the alloc (or free) tracks of every allocated object, grouped by caller, with the
+ * count, the ages' min/avg/max, the pid range, and the CPUs and nodes when there are several.
+ */
+function listLocations(k: Kernel, s: KmemCache, which: number, path: string): string {
+  if (!(s.flags & SLAB_STORE_USER)) throw new FsError("ENOSYS", `cat: ${path}: Function not implemented`);
+  const slub = k.slub;
+  slub.flushAll(s);
+  const now = k.core.clock.jiffies;
+  interface Loc {
+    count: number;
+    sum: number;
+    min: number;
+    max: number;
+    minPid: number;
+    maxPid: number;
+    cpus: Set<number>;
+    nodes: Set<number>;
+  }
+  const locs = new Map<string, Loc>();
+  for (const id of slub.slabsOf(s)) {
+    const node = slub.slabs.node[id]!;
+    slub.forEachObject(s, id, (obj, allocated) => {
+      if (!allocated) return;
+      const t = k.slab.debug.trackOf(s, obj, which);
+      const age = now - t.when;
+      let l = locs.get(t.caller);
+      if (!l) {
+        l = {
+          count: 0,
+          sum: 0,
+          min: age,
+          max: age,
+          minPid: t.pid,
+          maxPid: t.pid,
+          cpus: new Set(),
+          nodes: new Set(),
+        };
+        locs.set(t.caller, l);
+      }
+      l.count++;
+      l.sum += age;
+      l.min = Math.min(l.min, age);
+      l.max = Math.max(l.max, age);
+      l.minPid = Math.min(l.minPid, t.pid);
+      l.maxPid = Math.max(l.maxPid, t.pid);
+      if (t.caller) l.cpus.add(t.cpu);
+      l.nodes.add(node);
+    });
+  }
+  if (locs.size === 0) return "No data\n";
+  const list = (set: Set<number>) => vsprintf("%*pbl", [Math.max(...set) + 1, [...set]], k.core.printfCtx);
+  let out = "";
+  for (const [caller, l] of [...locs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
+    out += `${String(l.count).padStart(7)} ${caller || "<not-available>"}`;
+    out += l.sum !== l.min ? ` age=${l.min}/${Math.floor(l.sum / l.count)}/${l.max}` : ` age=${l.min}`;
+    out += l.minPid !== l.maxPid ? ` pid=${l.minPid}-${l.maxPid}` : ` pid=${l.minPid}`;
+    if (k.cpus > 1 && l.cpus.size) out += ` cpus=${list(l.cpus)}`;
+    if (k.nodes.length > 1 && l.nodes.size) out += ` nodes=${list(l.nodes)}`;
+    out += "\n";
+  }
+  return out;
+}
+
+const ATTRS: Readonly<Record<string, (k: Kernel, s: KmemCache, path: string) => string>> = {
+  alloc_calls: (k, s, path) => listLocations(k, s, 0, path),
+  free_calls: (k, s, path) => listLocations(k, s, 1, path),
   slab_size: (_k, s) => `${s.size}\n`,
   object_size: (_k, s) => `${s.objectSize}\n`,
   objs_per_slab: (_k, s) => `${s.objects}\n`,
@@ -176,7 +243,7 @@ function resolve(k: Kernel, path: string, verb: "cat" | "echo"): [KmemCache, str
 export function sysfsSlabRead(k: Kernel, path: string): string | undefined {
   if (!path.startsWith(SYSFS_SLAB)) return undefined;
   const [s, attr] = resolve(k, path, "cat");
-  return ATTRS[attr]!(k, s);
+  return ATTRS[attr]!(k, s, path);
 }
 
 /** kstrtoul()/kstrtouint() in base 10: digits, one trailing newline allowed. */

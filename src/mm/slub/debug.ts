@@ -106,6 +106,24 @@ export class SlubDebug {
     });
   }
 
+  /** An object's alloc (0) or free (1) track: caller ("" when never recorded), when, pid and cpu. */
+  trackOf(
+    s: KmemCache,
+    obj: number,
+    which: number,
+  ): { caller: string; when: number; pid: number; cpu: number } {
+    const t = this.trackAddr(s, obj, which);
+    const h = this.phys.readPtr(t);
+    const tail = t + this.trackSize - 16;
+    const caller = h ? this.core.stacks.caller(h) : null;
+    return {
+      caller: caller ? formatFrame(caller).trim() : "",
+      when: this.phys.readPtr(tail + 8),
+      pid: this.phys.read32(tail + 4),
+      cpu: this.phys.read32(tail),
+    };
+  }
+
   /** print_track(): "INFO: Allocated in <caller> age=… cpu=… pid=…" and the saved frames. */
   private printTrack(label: string, s: KmemCache, obj: number, which: number): void {
     const t = this.trackAddr(s, obj, which);

@@ -28,9 +28,8 @@ function slab1_init(k: Kernel): number {
   // 1. Allocate slab memory for 1 KB using the kmalloc()
   gkptr = k.kmalloc(1024, GFP_KERNEL);
   if (!gkptr) {
-    // The book does WARN_ONCE(1, "%s: kmalloc() failed!\n", OURMODNAME) here, "pedantically": the
-    // kernel has already complained about the failed allocation. kmem has no WARN() for modules yet,
-    // so this path prints only the kernel's own allocation-failure report.
+    // "Pedantic": the kernel has already complained about the failed allocation.
+    k.WARN_ONCE(1, "%s: kmalloc() failed!\n", OURMODNAME);
     return -ENOMEM; // out_fail1
   }
   // %px shows the actual KVA; in production, don't!

@@ -1108,3 +1108,29 @@ describe("kmem run with the slab examples", () => {
     expect(r.stdout).toContain("slab_custom:slab_custom_exit(): custom cache destroyed; removed\n");
   });
 });
+
+describe("WARN() from a module (slab1's failure path)", () => {
+  it("when kmalloc fails, WARN_ONCE prints the message and a WARNING at the module's source line", () => {
+    const k = boot({ mem: "128M" });
+    // Starve the page allocator so that kmalloc-1k needs a new slab and cannot get one.
+    const held: number[] = [];
+    for (
+      let p = k.kmalloc(1024, GFP_KERNEL | __GFP_NOWARN);
+      p;
+      p = k.kmalloc(1024, GFP_KERNEL | __GFP_NOWARN)
+    )
+      held.push(p);
+    const mark = k.logMark();
+    expect(k.insmod(slab1).ok).toBe(false);
+    const l = lines(k.dmesg(mark));
+    const cut = l.lastIndexOf("------------[ cut here ]------------");
+    expect(l[cut + 1]).toBe("slab1: kmalloc() failed!");
+    expect(l[cut + 2]).toMatch(
+      /^WARNING: CPU: 0 PID: \d+ at examples\/slab1\.ts:\d+ slab1_init\+0x[0-9a-f]+\/0x[0-9a-f]+ \[slab1\]$/,
+    );
+    expect(l[cut + 3]).toBe("Modules linked in: slab1(O+)");
+    expect(k.core.taintText()).toContain("W");
+    for (const p of held) k.kfree(p);
+    expect(k.check()).toEqual([]);
+  });
+});

@@ -153,6 +153,28 @@ export class Core {
     if (this.panicOnWarn) this.panic("panic_on_warn set ...");
   }
 
+  /**
+   * WARN() made by the caller's own code (a module): the splat names the caller's source file and line,
+   * and the RIP is the caller's function. `once` keeps one splat per call site (WARN_ONCE).
+   */
+  warnAtCaller(msg: string, once: boolean): void {
+    const frames = this.traceFrames([]);
+    const top = frames[0];
+    if (!top) return;
+    const site = `${top.file ?? top.fn}:${top.off}`;
+    if (once) {
+      if (this.warned.has(site)) return;
+      this.warned.add(site);
+    }
+    const rip = formatFrame(top).trim();
+    this.lines(
+      KERN_WARNING,
+      `${CUT_HERE}\n${msg ? `${msg}\n` : ""}WARNING: CPU: ${this.cpuId()} PID: ${this.current.pid} at ${site} ${rip}\n${this.modulesLine()}\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${rip}\n${this.callTrace(frames.slice(1))}\n${this.endTrace()}`,
+    );
+    this.addTaint(TAINT_WARN, false);
+    if (this.panicOnWarn) this.panic("panic_on_warn set ...");
+  }
+
   /** WARN_ON_ONCE(): one splat per site per boot. Returns true when it fired now. */
   warnOnce(
     key: string,

@@ -44,6 +44,7 @@ import { Core, type Task } from "./core.ts";
 import { type InsmodResult, type KernelModule, type ModuleParams, Modules } from "./module.ts";
 import { KERN, KERN_INFO, KERN_NOTICE, KERN_WARNING } from "./printk.ts";
 import { PROFILES, type Profile, type ProfileName } from "./profile.ts";
+import { vsprintf } from "./vsprintf.ts";
 
 export interface BootOptions {
   /** RAM size: bytes, or "512M", "4G"... (default "1G"). */
@@ -687,6 +688,34 @@ export class Kernel {
   }
   pr_cont(fmt: string, ...args: unknown[]): void {
     this.core.printk(KERN.CONT + fmt, ...args);
+  }
+
+  /** WARN(condition, fmt, ...): a warning splat at the caller's source line when `condition` holds. */
+  WARN(condition: unknown, fmt: string, ...args: unknown[]): boolean {
+    if (condition) this.core.warnAtCaller(vsprintf(fmt, args, this.core.printfCtx).replace(/\n$/, ""), false);
+    return !!condition;
+  }
+
+  /** WARN_ONCE(): as WARN(), once per call site. */
+  WARN_ONCE(condition: unknown, fmt: string, ...args: unknown[]): boolean {
+    if (condition) this.core.warnAtCaller(vsprintf(fmt, args, this.core.printfCtx).replace(/\n$/, ""), true);
+    return !!condition;
+  }
+
+  /** WARN_ON(condition): the splat without a message. */
+  WARN_ON(condition: unknown): boolean {
+    if (condition) this.core.warnAtCaller("", false);
+    return !!condition;
+  }
+
+  WARN_ON_ONCE(condition: unknown): boolean {
+    if (condition) this.core.warnAtCaller("", true);
+    return !!condition;
+  }
+
+  /** dump_stack(): the CPU line and the call trace of the caller. */
+  dump_stack(): void {
+    this.core.dumpStack([]);
   }
 
   /** The kernel log with timestamps; `from` is a position from logMark(). */

@@ -2,6 +2,7 @@
 // engine mirrors on that path; their +0xoff/0xsize are synthetic (a stable hash: there is no machine code
 // to measure). Frames of the caller's own code come from the JavaScript stack, and for those the offset
 // is the source line number, so a learner can find the line that caused the report.
+import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ENGINE_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -11,6 +12,8 @@ export interface Frame {
   readonly off: number;
   readonly size: number;
   readonly mod?: string;
+  /** For the caller's own frames: the source file, relative to the working directory. */
+  readonly file?: string;
 }
 
 function hash(s: string): number {
@@ -58,7 +61,13 @@ export function parseCallerFrames(stack: string, mod: string | undefined, limit:
     const name = raw === "" || raw === "<anonymous>" ? base : raw;
     const lineNo = Number(m[3]);
     const f = kframe(name);
-    out.push({ fn: name, off: lineNo, size: Math.max(f.size, lineNo + 1), mod });
+    out.push({
+      fn: name,
+      off: lineNo,
+      size: Math.max(f.size, lineNo + 1),
+      mod,
+      file: relative(process.cwd(), file),
+    });
     if (out.length >= limit) break;
   }
   return out;

@@ -2,6 +2,7 @@
 // (the page allocator's state, /proc/slabinfo, every slab's freelist and counters, the per-CPU state).
 import { describe, expect, it } from "vitest";
 import {
+  __GFP_NOWARN,
   boot,
   GFP_KERNEL,
   type Kernel,
@@ -110,7 +111,7 @@ describe("kfree and kmem_cache_free misuse", () => {
     const l = log(k, mark);
     expect(l[0]).toBe("------------[ cut here ]------------");
     expect(l[1]).toBe("cache_from_obj: Wrong slab cache. ours_b but object is from ours_a");
-    expect(l[2]).toMatch(/^WARNING: CPU: 0 PID: 1 at mm\/slab\.h:\d+ cache_from_obj\+/);
+    expect(l[2]).toMatch(/^WARNING: CPU: 0 PID: 1 at mm\/slab\.h:458 kmem_cache_free\+/);
     expect(k.slub.isAllocated(o)).toBe(false);
     expect(k.check()).toEqual([]);
   });
@@ -217,6 +218,35 @@ describe("kmalloc argument types", () => {
     expect(() => k.kmalloc(64, "x" as unknown as number)).toThrow(TypeError);
     expect(() => k.kmalloc(64, 1.5)).toThrow(TypeError);
     expect(() => k.kmalloc("64" as unknown as number, GFP_KERNEL)).toThrow(TypeError);
+    expect(k.check()).toEqual([]);
+  });
+});
+
+describe("kmem_cache_create without memory for its struct kmem_cache", () => {
+  it("fails with -ENOMEM, leaves no half-made cache, and the allocator stays sound", () => {
+    const k = boot({ mem: "128M" });
+    const held: number[] = [];
+    for (
+      let p = k.kmalloc(4096, GFP_KERNEL | __GFP_NOWARN);
+      p;
+      p = k.kmalloc(4096, GFP_KERNEL | __GFP_NOWARN)
+    )
+      held.push(p);
+    for (let p = k.kmalloc(64, GFP_KERNEL | __GFP_NOWARN); p; p = k.kmalloc(64, GFP_KERNEL | __GFP_NOWARN))
+      held.push(p);
+    const made: number[] = [];
+    let c = 0;
+    for (let i = 0; i < 10000; i++) {
+      c = k.kmem_cache_create(`starved_${i}`, 200, 0, SLAB_HWCACHE_ALIGN, () => {});
+      if (!c) break;
+      made.push(c);
+    }
+    expect(c).toBe(0);
+    expect(k.dmesg()).toContain(`kmem_cache_create(starved_${made.length}) failed with error -12`);
+    expect(k.cat("/proc/slabinfo")).not.toContain(`starved_${made.length} `);
+    expect(k.check()).toEqual([]);
+    for (const h of made) k.kmem_cache_destroy(h);
+    for (const p of held) k.kfree(p);
     expect(k.check()).toEqual([]);
   });
 });

@@ -54,15 +54,17 @@ export const PROFILE_5_4: Profile = {
     // The kmem_cache row of a 5.4 /proc/slabinfo (kernel-facts §4.6): 384-byte objects with HWCACHE_ALIGN.
     kmemCacheSize: 384,
     kmemCacheNodeSize: 64,
-    // mm/slub.c lines read in a v5.4 copy of the file; mm/slab.h and mm/slab_common.c lines could not be
-    // read from a 5.4 copy (none was found) and are the nearest versions' positions: unverified.
+    // mm/slub.c lines read in a v5.4 copy of the file. mm/slab.h: read in a 5.3 copy, plus the one line
+    // 5.4 adds above them (the kmem_cache_shrink_all declaration); the WARN_ONCE macros start there.
+    // mm/slab_common.c (ksize's NULL WARN, the name-with-a-space WARN): no 5.4 copy was found, so those
+    // two are unverified guesses near the functions' 5.4 positions.
     lines: {
       setFreepointer: 306,
       kfreeNotCompound: 3949,
       ksizeNotCompound: 3927,
       ksizeNull: 1053,
-      cacheFromObj: 453,
-      virtToCache: 418,
+      cacheFromObj: 458,
+      virtToCache: 410,
       sanityCheckSpace: 98,
     },
   },

@@ -38,6 +38,11 @@ export class KmemCache {
   readonly aliases: string[] = [];
   /** Any SLAB_DEBUG_FLAGS: every allocation and free takes the checked slow path. */
   debug: boolean;
+  /**
+   * No fast paths: a debug cache, or a machine without bytes (the fast paths read and write free
+   * pointers straight in the backing memory's words).
+   */
+  slowOnly: boolean;
   checks: boolean;
   redZone: boolean;
   poison: boolean;
@@ -47,6 +52,8 @@ export class KmemCache {
   hardened = false;
   rndLo = 0;
   rndHi = 0;
+  /** All ones when hardened, 0 otherwise: the slot-address part of the XOR. */
+  xorMask = 0;
   /** CONFIG_SLAB_FREELIST_RANDOM's per-cache permutation of object offsets (null: address order). */
   randomSeq: Int32Array | null = null;
   /** Shut down: the handle no longer names a cache. */
@@ -85,6 +92,7 @@ export class KmemCache {
     readonly isKmalloc: boolean,
     cpus: number,
     nodes: number,
+    hasBytes: boolean,
   ) {
     this.name = name;
     this.objectSize = g.objectSize;
@@ -101,6 +109,7 @@ export class KmemCache {
     this.minPartial = g.minPartial;
     this.cpuPartialObjects = g.cpuPartial;
     this.debug = (g.flags & DEBUG_LAYOUT_FLAGS) !== 0;
+    this.slowOnly = this.debug || !hasBytes;
     this.checks = (g.flags & SLAB_CONSISTENCY_CHECKS) !== 0;
     this.redZone = (g.flags & SLAB_RED_ZONE) !== 0;
     this.poison = (g.flags & __OBJECT_POISON) !== 0;

@@ -1,10 +1,17 @@
 // mm/slab_common.c and the API half of mm/slub.c: kmem_cache_create() with its checks and cache merging,
 // the kmalloc size classes created at boot, kmalloc/kfree/ksize/krealloc, kmalloc_large, and the
 // validation every entry point does before it touches the allocator (misuse is reported and refused).
-import { PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, ZERO_SIZE_PTR } from "../../arch/x86/layout.ts";
+import {
+  hex16,
+  PAGE_OFFSET,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  VMEMMAP_START,
+  ZERO_SIZE_PTR,
+} from "../../arch/x86/layout.ts";
 import type { Cmdline } from "../../kernel/cmdline.ts";
 import type { Core } from "../../kernel/core.ts";
-import { EEXIST, EINVAL } from "../../kernel/errors.ts";
+import { EEXIST, EINVAL, ENOMEM } from "../../kernel/errors.ts";
 import { KERN_ERR, KERN_INFO, KERN_WARNING } from "../../kernel/printk.ts";
 import { __GFP_COMP, __GFP_DMA, __GFP_RECLAIMABLE, __GFP_ZERO } from "../gfp.ts";
 import { CHUNK_BYTES, INV_CHUNK } from "../memory.ts";
@@ -48,6 +55,12 @@ const KMALLOC_NORMAL = 0;
 const KMALLOC_RECLAIM = 1;
 const KMALLOC_DMA = 2;
 const NUMA_NO_NODE = -1;
+
+/** A pointer argument must be a 48-bit address number (JavaScript type errors are TypeErrors). */
+export function kernelAddress(x: unknown, fn: string): void {
+  if (!Number.isSafeInteger(x) || (x as number) < 0 || (x as number) >= 2 ** 48)
+    throw new TypeError(`${fn}: not a kernel address: ${String(x)}`);
+}
 
 /** slub_debug=… letters (setup_slub_debug). */
 const DEBUG_LETTERS: Readonly<Record<string, number>> = {
@@ -119,7 +132,6 @@ export class SlabCommon {
   private slubDebugSlabs: string | null = null;
   private disableHigherOrderDebug = false;
   private readonly noMerge: boolean;
-  private nextAddrFallback = 0;
 
   constructor(
     readonly core: Core,
@@ -250,21 +262,30 @@ export class SlabCommon {
     // dma-kmalloc caches can be merge targets).
     const usersize = type === KMALLOC_DMA ? 0 : size;
     const s = this.createCache(`${prefix}${sizeName(size)}`, size, align, flags, null, 0, usersize, true);
-    if (!s) throw new Error(`kmalloc cache ${size} failed`);
-    this.attach(s);
+    if (!s || !this.attach(s)) throw new Error(`kmalloc cache ${size} failed`);
     this.kmallocCaches[type]![i] = s;
   }
 
   /** Give a new cache its struct kmem_cache (the handle) and its kmem_cache_node objects. */
-  private attach(s: KmemCache): void {
+  private attach(s: KmemCache): boolean {
     const kc = this.slub.kmemCache;
     const kn = this.slub.kmemCacheNode;
-    if (!kc || !kn) return;
+    if (!kc || !kn) return true;
     const addr = this.slub.alloc(kc, __GFP_ZERO, NUMA_NO_NODE);
-    s.addr = addr || --this.nextAddrFallback;
-    if (addr) this.slub.phys.write32(addr - PAGE_OFFSET, s.id + 1);
-    this.slub.byAddr.set(s.addr, s);
-    for (let n = 0; n < this.slub.nodes; n++) s.nodeAddrs.push(this.slub.alloc(kn, __GFP_ZERO, n));
+    if (!addr) return false;
+    for (let n = 0; n < this.slub.nodes; n++) {
+      const a = this.slub.alloc(kn, __GFP_ZERO, n);
+      if (!a) {
+        for (const b of s.nodeAddrs) this.freeObject(kn, b, "kmem_cache_create");
+        this.freeObject(kc, addr, "kmem_cache_create");
+        return false;
+      }
+      s.nodeAddrs.push(a);
+    }
+    s.addr = addr;
+    this.slub.phys.write32(addr - PAGE_OFFSET, s.id + 1);
+    this.slub.byAddr.set(addr, s);
+    return true;
   }
 
   /** create_cache()/kmem_cache_open(): geometry, per-CPU and per-node state; null when no order fits. */
@@ -301,12 +322,14 @@ export class SlabCommon {
       isKmalloc,
       this.slub.cpus,
       this.slub.nodes,
+      this.slub.phys.backing === "memory",
     );
     s.allocflags = Slub.allocflagsOf(g.flags, g.order);
     if (this.params.freelistRandom && s.objects > 1) s.randomSeq = this.slub.randomSeq(s);
     // kmem_cache_open(): s->random = get_random_long(). Without bytes there is nothing to obfuscate.
     if (this.params.freelistHardened && this.slub.phys.backing === "memory") {
       s.hardened = true;
+      s.xorMask = 0xffffffff | 0;
       s.rndLo = this.slub.random();
       s.rndHi = this.slub.random();
     }
@@ -358,7 +381,12 @@ export class SlabCommon {
     }
     const s = this.createCache(name, size, align, flags, ctor, 0, 0, false);
     if (!s) return this.createFailed(label, -EINVAL, flags);
-    this.attach(s);
+    if (!this.attach(s)) {
+      // kmem_cache_zalloc(kmem_cache) failed: create_cache() returns -ENOMEM.
+      s.dead = true;
+      this.slub.list.splice(this.slub.list.indexOf(s), 1);
+      return this.createFailed(label, -ENOMEM, flags);
+    }
     return s.addr;
   }
 
@@ -407,20 +435,9 @@ export class SlabCommon {
     }
     const s = this.slub.byAddr.get(handle);
     if (s && !s.dead) return s;
-    if (typeof handle !== "number" || !Number.isFinite(handle))
-      throw new TypeError(`${fn}: bad cache ${handle}`);
+    kernelAddress(handle, fn);
     // The kernel would read a freed or bogus struct kmem_cache: a page fault on its first field.
-    this.core.oops(
-      (
-        BigInt(handle >= 0x800000000000 ? handle : Math.max(handle, 0)) |
-        (handle >= 0x800000000000 ? 0xffff000000000000n : 0n)
-      )
-        .toString(16)
-        .padStart(16, "0"),
-      false,
-      fn,
-      false,
-    );
+    this.core.oops(hex16(handle), false, fn, false);
     return null;
   }
 
@@ -468,15 +485,7 @@ export class SlabCommon {
     }
     if (typeof x !== "number") throw new TypeError("kfree: the pointer must be a number");
     if (x >= 0 && x <= ZERO_SIZE_PTR) return; // ZERO_OR_NULL_PTR()
-    // Passed through a typed array: a call argument would make V8 box every address kfree() sees.
-    this.pending[0] = x;
-    this.kfreeChecked();
-  }
-
-  private readonly pending = new Float64Array(1);
-
-  private kfreeChecked(): void {
-    this.freeObject(null, this.pending[0]!, "kfree");
+    this.freeObject(null, x, "kfree");
   }
 
   /**
@@ -484,6 +493,7 @@ export class SlabCommon {
    * an allocated object's start in a slab of this cache.
    */
   freeObject(s: KmemCache | null, obj: number, fn: string): void {
+    kernelAddress(obj, fn);
     const slub = this.slub;
     const id = slub.slabOfAddr(obj);
     if (id < 0) {
@@ -493,7 +503,7 @@ export class SlabCommon {
           "virt_to_cache",
           "mm/slab.h",
           this.params.lines.virtToCache,
-          "cache_from_obj",
+          fn, // virt_to_cache() and cache_from_obj() are inlined into their caller
           [fn],
           "virt_to_cache: Object is not a Slab page!",
         );
@@ -509,7 +519,7 @@ export class SlabCommon {
         "cache_from_obj",
         "mm/slab.h",
         this.params.lines.cacheFromObj,
-        "cache_from_obj",
+        fn,
         [fn],
         `cache_from_obj: Wrong slab cache. ${s.name} but object is from ${owner.name}`,
       );
@@ -531,14 +541,11 @@ export class SlabCommon {
   private notSlab(x: number, fn: string): void {
     const phys = x - PAGE_OFFSET;
     if (!(phys >= 0 && phys < this.slub.phys.endPhys)) {
-      // virt_to_head_page() of a non-direct-map address: the struct page read faults.
-      const page = 0xea0000000000 + Math.floor(phys / PAGE_SIZE) * 64;
-      this.core.oops(
-        (BigInt(Math.max(0, page) + 8) | 0xffff000000000000n).toString(16).padStart(16, "0"),
-        false,
-        fn,
-        false,
-      );
+      // virt_to_head_page() of a non-direct-map address: reading the bogus struct page's compound_head
+      // (vmemmap + 64 * pfn + 8, in 64-bit wrap-around arithmetic) faults.
+      const pfn = (BigInt(x) - BigInt(PAGE_OFFSET)) >> BigInt(PAGE_SHIFT);
+      const page = BigInt.asUintN(64, (BigInt(VMEMMAP_START) | 0xffff000000000000n) + pfn * 64n + 8n);
+      this.core.oops(page.toString(16).padStart(16, "0"), false, fn, false);
       return;
     }
     const pfn = Math.floor(phys / PAGE_SIZE);
@@ -595,6 +602,7 @@ export class SlabCommon {
 
   /** __ksize(): the usable size behind an object (its slot, or the object size with debugging). */
   ksize(x: number): number {
+    kernelAddress(x, "ksize");
     if (x === ZERO_SIZE_PTR) return 0;
     if (x === 0) {
       this.core.warnOnce("ksize_null", "mm/slab_common.c", this.params.lines.ksizeNull, "ksize", []);

@@ -248,30 +248,22 @@ export class Slub {
     // inlined costs a heap number). Anything unusual takes allocSlow().
     const cpu = this.pa.cpu;
     const obj = s.cpuFreelist[cpu]!;
-    if (obj === 0 || node >= 0 || (gfp & __GFP_ZERO) !== 0 || s.debug) {
-      // The result comes back through a typed array so that the address stays an unboxed double here.
-      this.allocSlow(s, gfp, node, cpu);
-      return this.result[0]!;
-    }
+    if (obj === 0 || node >= 0 || (gfp & __GFP_ZERO) !== 0 || s.slowOnly)
+      return this.allocSlow(s, gfp, node, cpu);
     // A slab never crosses a backing chunk (blocks of order <= 10 are 4 MiB-aligned), so the free pointer
     // and the allocation bit live in the object's own chunk: plain integer offsets from here.
     const phys = obj - PAGE_OFFSET;
     const ci = (phys * INV_CHUNK) | 0;
     const off = (phys - ci * CHUNK_BYTES) | 0;
-    const w = this.phys.words[ci];
-    if (w === null) {
-      this.allocSlow(s, gfp, node, cpu);
-      return this.result[0]!;
-    }
+    const w = this.phys.words[ci]!;
     const i = (off + s.offset) >>> 2;
-    let lo = w[i]!;
-    let hi = w[i + 1]!;
-    if (s.hardened) {
-      // freelist_ptr(): the stored word is ptr ^ s->random ^ (address of the word).
-      const a = obj + s.offset;
-      lo = (lo ^ s.rndLo ^ (a >>> 0)) >>> 0;
-      hi = (hi ^ s.rndHi ^ (((a / 4294967296) | 0xffff0000) >>> 0)) >>> 0;
-    }
+    // freelist_ptr(): a hardened cache stores ptr ^ s->random ^ (address of the word); the masks are 0
+    // for a plain cache, so one branch-free expression serves both (and keeps alloc() small enough to
+    // be inlined).
+    const a = obj + s.offset;
+    const m = s.xorMask;
+    const lo = (w[i]! ^ s.rndLo ^ ((a >>> 0) & m)) >>> 0;
+    const hi = (w[i + 1]! ^ s.rndHi ^ (((a / 4294967296) | 0xffff0000) & m)) >>> 0;
     const next = (hi & 0xffff) * 4294967296 + lo;
     // The next free object must be an object of this CPU's slab: a use-after-free write over a free
     // pointer is caught here instead of handing out a wild address.
@@ -336,21 +328,18 @@ export class Slub {
   }
 
   /** The rest of slab_alloc_node(): node constraints, zeroing, debug caches, refills, no backing bytes. */
-  private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): void {
+  private allocSlow(s: KmemCache, gfp: number, node: number, cpu: number): number {
     let obj = s.cpuFreelist[cpu]!;
     if (obj !== 0 && !s.debug && (node < 0 || this.slabs.node[s.cpuSlab[cpu]!] === node)) {
       s.cpuFreelist[cpu] = this.getFreePointer(s, obj);
     } else {
       obj = this.slowAlloc(s, gfp, node, cpu);
+      if (obj === 0) return 0;
     }
-    this.result[0] = obj;
-    if (obj === 0) return;
     this.markAllocated(obj);
     if (gfp & __GFP_ZERO) this.phys.fill(obj - PAGE_OFFSET, 0, s.objectSize);
+    return obj;
   }
-
-  /** allocSlow()'s result (see alloc()). */
-  private readonly result = new Float64Array(1);
 
   /** Take a slab's whole freelist for a CPU (get_freelist / acquire_slab in "take all" mode). */
   private takeFreelist(id: number): number {
@@ -366,7 +355,6 @@ export class Slub {
     const sl = this.slabs;
     // A fresh slab that fails the debug checks is given up (marked full); the kernel would then try the
     // next one forever if every new slab fails (a ctor overflowing its object): we stop after one.
-    let freshFailures = 0;
     for (;;) {
       let id = s.cpuSlab[cpu]!;
       if (id !== -1 && node >= 0 && sl.node[id] !== node) {
@@ -416,7 +404,7 @@ export class Slub {
       if (!this.debug.allocProcessing(s, id, fl)) {
         // "Marking all objects used": the slab keeps no freelist and leaves the CPU as full.
         this.deactivateSlab(s, cpu);
-        if (fresh && ++freshFailures > 0) return 0;
+        if (fresh) return 0;
         continue;
       }
       // Debug caches never keep a CPU slab: the rest of the freelist goes straight back.
@@ -736,24 +724,23 @@ export class Slub {
    */
   freeAt(s: KmemCache, id: number, ci: number, off: number): void {
     const cpu = this.pa.cpu;
-    const w = this.phys.words[ci];
-    if (s.cpuSlab[cpu] !== id || s.debug || w === null) {
+    if (s.cpuSlab[cpu] !== id || s.slowOnly) {
       this.freeSlow(s, id, PAGE_OFFSET + ci * CHUNK_BYTES + off, cpu);
       return;
     }
     this.objBits[ci]![off >>> 8]! &= ~(1 << ((off >>> 3) & 31));
+    const w = this.phys.words[ci]!;
     const next = s.cpuFreelist[cpu]!;
     const i = (off + s.offset) >>> 2;
     const obj = PAGE_OFFSET + ci * CHUNK_BYTES + off;
-    let lo = next >>> 0;
-    let hi = next === 0 ? 0 : ((next / 4294967296) | 0xffff0000) >>> 0;
-    if (s.hardened) {
-      const a = obj + s.offset;
-      lo = (lo ^ s.rndLo ^ (a >>> 0)) >>> 0;
-      hi = (hi ^ s.rndHi ^ (((a / 4294967296) | 0xffff0000) >>> 0)) >>> 0;
-    }
-    w[i] = lo;
-    w[i + 1] = hi;
+    const a = obj + s.offset;
+    const m = s.xorMask;
+    w[i] = ((next >>> 0) ^ s.rndLo ^ ((a >>> 0) & m)) >>> 0;
+    w[i + 1] =
+      ((next === 0 ? 0 : (next / 4294967296) | 0xffff0000) ^
+        s.rndHi ^
+        (((a / 4294967296) | 0xffff0000) & m)) >>>
+      0;
     s.cpuFreelist[cpu] = obj;
   }
 

@@ -1,6 +1,8 @@
 // The `kmem` command. `kmem run FILE [param=value...]` boots a machine, shows /proc/buddyinfo, insmods the
 // module that FILE exports by default, prints what it logged, rmmods it, prints its exit lines and shows
 // /proc/buddyinfo again: the book's `lkm` helper script (insmod, then dmesg), over a simulated kernel.
+// `kmem show_kernel_seg` boots a machine and prints its kernel address-space map (/proc/kmem_layout), as the
+// book's ch7 show_kernel_seg module does.
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -332,6 +334,28 @@ export function createProgram(io: CliIo, setExit: (code: number) => void): Comma
       });
       for (const o of r.output) (o.stream === "stdout" ? io.stdout : io.stderr)(o.text);
       setExit(r.exitCode);
+    });
+
+  program
+    .command("show_kernel_seg")
+    .description(
+      "boot a machine and print its kernel virtual address space map, highest address first: the book's ch7 show_kernel_seg module (the same text as /proc/kmem_layout)",
+    )
+    .option("--mem <size>", "RAM size, e.g. 512M, 4G", "1G")
+    .option("--nodes <n>", "NUMA nodes", intOption("--nodes", 1, 51), 1)
+    .option("--cpus <n>", "CPUs", intOption("--cpus", 1, 256), 2)
+    .addHelpText("after", "\nExamples:\n  kmem show_kernel_seg\n  kmem show_kernel_seg --mem 4G")
+    .action((o: Record<string, unknown>) => {
+      let k: Kernel;
+      try {
+        k = boot({ mem: o.mem as string, nodes: o.nodes as number, cpus: o.cpus as number });
+      } catch (e) {
+        io.stderr(`kmem: cannot boot: ${e instanceof Error ? e.message : String(e)}\n`);
+        setExit(2);
+        return;
+      }
+      io.stdout(k.cat("/proc/kmem_layout"));
+      setExit(0);
     });
   return program;
 }

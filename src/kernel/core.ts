@@ -28,6 +28,15 @@ const INIT_TAIL = [
 ];
 const EXIT_TAIL = ["__x64_sys_delete_module", "do_syscall_64", "entry_SYSCALL_64_after_hwframe"];
 
+/** What the page-table walk found for a faulting address (dump_pagetable's line, and why it faulted). */
+export interface PageFault {
+  readonly protection: boolean;
+  readonly walk: string;
+}
+
+/** An address no page table maps: the walk stops at the empty PGD entry. */
+const NOT_PRESENT: PageFault = { protection: false, walk: "PGD 0 P4D 0 " };
+
 export class Core {
   readonly clock = new Clock();
   readonly log = new LogBuffer(this.clock);
@@ -224,9 +233,10 @@ export class Core {
    * `mustThrow` for accesses that cannot return (a read has no value to give); otherwise it ends only a
    * module call, like BUG.
    */
-  oops(addr: string, write: boolean, fn: string, mustThrow: boolean): void {
+  oops(addr: string, write: boolean, fn: string, mustThrow: boolean, pf: PageFault = NOT_PRESENT): void {
     const isNull = BigInt(`0x${addr}`) < 4096n;
-    const err = write ? 2 : 0;
+    // X86_PF_PROT (1): the page was present but its PTE forbids the access; X86_PF_WRITE (2).
+    const err = (pf.protection ? 1 : 0) | (write ? 2 : 0);
     const head = isNull
       ? `BUG: kernel NULL pointer dereference, address: ${addr}`
       : `BUG: unable to handle page fault for address: ${addr}`;
@@ -239,7 +249,7 @@ export class Core {
     const code = err.toString(16).padStart(4, "0");
     this.lines(
       MESSAGE_LOGLEVEL_DEFAULT,
-      `${head}\n#PF: supervisor ${write ? "write" : "read"} access in kernel mode\n#PF: error_code(0x${code}) - not-present page\nPGD 0 P4D 0 \nOops: ${code} [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${formatFrame(rip).trim()}\n${this.callTrace(frames)}\n${this.modulesLine()}\nCR2: ${addr}`,
+      `${head}\n#PF: supervisor ${write ? "write" : "read"} access in kernel mode\n#PF: error_code(0x${code}) - ${pf.protection ? "permissions violation" : "not-present page"}\n${pf.walk}\nOops: ${code} [#${++this.dieCounter}] SMP PTI\n${this.cpuLine()}\nHardware name: ${this.profile.hardwareName}\nRIP: 0010:${formatFrame(rip).trim()}\n${this.callTrace(frames)}\n${this.modulesLine()}\nCR2: ${addr}`,
     );
     this.oopsEnd();
     if (this.panicOnWarn) this.panic("Fatal exception");

@@ -2,20 +2,38 @@
 // argument order (the public API contract in DESIGN.md). Each method is a thin door into mm/, fs/ and
 // kernel/; the allocator logic lives there.
 import {
+  isVmallocAddr,
+  isVmallocOrModuleAddr,
+  MODULES_END,
+  MODULES_VADDR,
   PAGE_OFFSET,
   PAGE_SHIFT,
   PAGE_SIZE,
   START_KERNEL_MAP,
   STRUCT_PAGE_SIZE,
+  VMALLOC_END,
+  VMALLOC_START,
   VMEMMAP_START,
   ZERO_SIZE_PTR,
 } from "../arch/x86/layout.ts";
+import { PAGE_KERNEL } from "../arch/x86/pgtable.ts";
 import { procCat, procEcho } from "../fs/proc/index.ts";
 import { hexDumpLines } from "../lib/hexdump.ts";
 import { MemoryAccess } from "../mm/access.ts";
 import { checkKernel, orphanedPages } from "../mm/check.ts";
 import { BadPageReporter, pageHandle } from "../mm/debug.ts";
-import { __GFP_BITS_MASK, __GFP_COMP, __GFP_HIGHMEM, __GFP_ZERO, GFP_DMA } from "../mm/gfp.ts";
+import {
+  __GFP_BITS_MASK,
+  __GFP_COMP,
+  __GFP_HIGHMEM,
+  __GFP_NORETRY,
+  __GFP_NOWARN,
+  __GFP_RETRY_MAYFAIL,
+  __GFP_ZERO,
+  GFP_DMA,
+  GFP_DMA32,
+  GFP_KERNEL,
+} from "../mm/gfp.ts";
 import { type Backing, PhysMem } from "../mm/memory.ts";
 import { freeAllBootmem, type MemLayout, setupMemory } from "../mm/mm_init.ts";
 import { MIGRATE_MOVABLE, MIGRATE_TYPES, type PgData, type Zone } from "../mm/mmzone.ts";
@@ -23,9 +41,12 @@ import { NIL, type PageArrays, S_HEAD } from "../mm/page.ts";
 import { PageAllocator } from "../mm/page_alloc.ts";
 import { PageApi } from "../mm/page_api.ts";
 import { type MemStats, WarnAlloc } from "../mm/show_mem.ts";
-import type { Ctor } from "../mm/slub/cache.ts";
-import { KMALLOC_MAX_CACHE_SIZE, SlabCommon } from "../mm/slub/slab_common.ts";
+import type { Ctor, KmemCache } from "../mm/slub/cache.ts";
+import { SLAB_PANIC } from "../mm/slub/flags.ts";
+import { KMALLOC_MAX_CACHE_SIZE, kernelAddress, SlabCommon } from "../mm/slub/slab_common.ts";
 import { Slub } from "../mm/slub/slub.ts";
+import { Vmalloc } from "../mm/vmalloc/vmalloc.ts";
+import { VM_USERMAP } from "../mm/vmalloc/vmap_area.ts";
 import {
   calcMinFreeKbytes,
   calcTotalreserve,
@@ -81,6 +102,9 @@ export class Kernel {
   /** SLUB and the kmalloc family (mm/slub/). */
   readonly slab: SlabCommon;
   readonly slub: Slub;
+  /** vmalloc, vmap and the kernel page tables (mm/vmalloc/). */
+  readonly vm: Vmalloc;
+  private vmapAreaCache: KmemCache | null = null;
   private readonly memAccess: MemoryAccess;
   private readonly warnAllocReporter: WarnAlloc;
 
@@ -132,7 +156,21 @@ export class Kernel {
     this.alloc.buddy.pageblockMt.fill(MIGRATE_MOVABLE);
     this.badPage = new BadPageReporter(core, L.pages);
     this.api = new PageApi(core, L.pages, this.alloc, this.badPage, L.maxPfn);
-    this.memAccess = new MemoryAccess(core, this.phys, L.maxPfn * PAGE_SIZE);
+    this.vm = new Vmalloc({
+      core,
+      api: this.api,
+      phys: this.phys,
+      cpus,
+      cpu: () => this.alloc.cpu,
+      kmallocNode: (size, gfp, node) => this.kmalloc_node(size, gfp, node),
+      kfree: (addr) => this.slab.kfree(addr),
+      vmapAreaAlloc: (gfp, node) => this.slub.alloc(this.vmapAreaCache!, gfp, node),
+      vmapAreaFree: (obj) => this.slab.freeObject(this.vmapAreaCache, obj, "kmem_cache_free"),
+      totalramPages: () => this.totalramPages(),
+      nodeOfPfn: (pfn) => this.alloc.zoneOf(pfn).nid,
+      warnAlloc: (gfp, msg, callers) => this.warnAllocReporter.warn(gfp, msg, callers, this.memStats()),
+    });
+    this.memAccess = new MemoryAccess(core, this.phys, L.maxPfn * PAGE_SIZE, this.vm.pt);
     this.modules = new Modules(this);
 
     // build_all_zonelists(): zonelists, then the page-cache estimate that decides mobility grouping.
@@ -169,6 +207,12 @@ export class Kernel {
     this.slub = new Slub(core, this.pages, this.phys, this.alloc, this.api, cpus, nodes);
     this.slab = new SlabCommon(core, this.api, profile.slab, this.cmdline, this.slub, profile.maxOrder);
     this.slab.init(nodes);
+    // vmalloc_init(): KMEM_CACHE(vmap_area, SLAB_PANIC), then the free vmap space.
+    this.vmapAreaCache = this.slab.cacheOf(
+      this.slab.create("vmap_area", 64, 8, SLAB_PANIC, null, "kmem_cache_create"),
+      "vmalloc_init",
+    );
+    this.vm.init();
     core.log.clockRunning = true;
 
     // setup_per_cpu_pageset(), then init_per_zone_wmark_min() (a core_initcall).
@@ -223,6 +267,13 @@ export class Kernel {
     setupPerZoneWmarks(this.populatedZones(), this.wm);
     setupLowmemReserve(this.nodes, this.wm.lowmemReserveRatio);
     this.wm.totalreservePages = calcTotalreserve(this.nodes);
+  }
+
+  /** totalram_pages(): the pages the page allocator manages. */
+  totalramPages(): number {
+    let n = 0;
+    for (const z of this.zones) if (z?.populated) n += z.managed;
+    return n;
   }
 
   populatedZones(): Zone[] {
@@ -613,6 +664,273 @@ export class Kernel {
       this.core.printfCtx.hashPointer(a),
     );
     for (const r of rows) this.core.printk(`${level}%s\n`, r);
+  }
+
+  // ---- vmalloc (mm/vmalloc.c) and kvmalloc (mm/util.c) -------------------------------------------
+
+  private vsize(size: number, fn: string): number {
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new TypeError(`${fn}: size must be a non-negative integer, got ${size}`);
+    return size;
+  }
+
+  private vnode(node: number, fn: string): number {
+    if (!Number.isInteger(node) || node < -1 || node >= this.nodes.length)
+      throw new RangeError(`${fn}: no node ${node}`);
+    return node;
+  }
+
+  /** __vmalloc_node(): the common path of the vmalloc family; `fns` are the frames below warn_alloc. */
+  private vmallocNode(
+    size: number,
+    align: number,
+    gfp: number,
+    prot: number,
+    vmFlags: number,
+    node: number,
+    fns: string[],
+  ): number {
+    const caller = this.core.saveStack([]);
+    return this.vm.vmallocNodeRange(
+      size,
+      align,
+      VMALLOC_START,
+      VMALLOC_END,
+      gfp,
+      prot,
+      vmFlags,
+      node,
+      caller,
+      fns,
+    );
+  }
+
+  /** vmalloc(): virtually contiguous pages (not zeroed), one guard page after them; 0 on failure. */
+  vmalloc(size: number): number {
+    return this.vmallocNode(this.vsize(size, "vmalloc"), 1, GFP_KERNEL, PAGE_KERNEL, 0, -1, [
+      "__vmalloc_node",
+      "vmalloc",
+    ]);
+  }
+
+  vzalloc(size: number): number {
+    return this.vmallocNode(this.vsize(size, "vzalloc"), 1, GFP_KERNEL | __GFP_ZERO, PAGE_KERNEL, 0, -1, [
+      "__vmalloc_node",
+      "vzalloc",
+    ]);
+  }
+
+  vmalloc_node(size: number, node: number): number {
+    const n = this.vnode(node, "vmalloc_node");
+    return this.vmallocNode(this.vsize(size, "vmalloc_node"), 1, GFP_KERNEL, PAGE_KERNEL, 0, n, [
+      "__vmalloc_node",
+      "vmalloc_node",
+    ]);
+  }
+
+  vzalloc_node(size: number, node: number): number {
+    const n = this.vnode(node, "vzalloc_node");
+    return this.vmallocNode(this.vsize(size, "vzalloc_node"), 1, GFP_KERNEL | __GFP_ZERO, PAGE_KERNEL, 0, n, [
+      "__vmalloc_node",
+      "vzalloc_node",
+    ]);
+  }
+
+  /** vmalloc_user(): zeroed, SHMLBA-aligned, marked VM_USERMAP (for remap_vmalloc_range). */
+  vmalloc_user(size: number): number {
+    return this.vmallocNode(
+      this.vsize(size, "vmalloc_user"),
+      PAGE_SIZE,
+      GFP_KERNEL | __GFP_ZERO,
+      PAGE_KERNEL,
+      VM_USERMAP,
+      -1,
+      ["vmalloc_user"],
+    );
+  }
+
+  /** vmalloc_32(): pages the DMA32 zone can give (GFP_VMALLOC32 = GFP_DMA32 | GFP_KERNEL). */
+  vmalloc_32(size: number): number {
+    return this.vmallocNode(this.vsize(size, "vmalloc_32"), 1, GFP_DMA32 | GFP_KERNEL, PAGE_KERNEL, 0, -1, [
+      "__vmalloc_node",
+      "vmalloc_32",
+    ]);
+  }
+
+  vmalloc_32_user(size: number): number {
+    return this.vmallocNode(
+      this.vsize(size, "vmalloc_32_user"),
+      PAGE_SIZE,
+      GFP_DMA32 | GFP_KERNEL | __GFP_ZERO,
+      PAGE_KERNEL,
+      VM_USERMAP,
+      -1,
+      ["vmalloc_32_user"],
+    );
+  }
+
+  private vprot(prot: number, fn: string): number {
+    if (!Number.isInteger(prot) || prot < 0 || prot > 0xfff) throw new TypeError(`${fn}: bad pgprot ${prot}`);
+    return prot;
+  }
+
+  /** __vmalloc(size, gfp_mask, prot): 5.4's signature (5.8 dropped prot), e.g. PAGE_KERNEL_RO pages. */
+  __vmalloc(size: number, gfp_mask: number, prot: number): number {
+    const gfp = PageApi.gfp(gfp_mask, "__vmalloc");
+    return this.vmallocNode(this.vsize(size, "__vmalloc"), 1, gfp, this.vprot(prot, "__vmalloc"), 0, -1, [
+      "__vmalloc_node",
+      "__vmalloc",
+    ]);
+  }
+
+  /**
+   * __vmalloc_node_range(): the general form, over [start, end] inside the vmalloc or modules range,
+   * at `align` bytes (a power of two).
+   */
+  __vmalloc_node_range(
+    size: number,
+    align: number,
+    start: number,
+    end: number,
+    gfp_mask: number,
+    prot: number,
+    vm_flags: number,
+    node: number,
+  ): number {
+    const fn = "__vmalloc_node_range";
+    if (!Number.isSafeInteger(align) || align < 1 || 2 ** Math.round(Math.log2(align)) !== align)
+      throw new TypeError(`${fn}: align must be a power of two, got ${align}`);
+    const inVmalloc = start >= VMALLOC_START && end <= VMALLOC_END;
+    const inModules = start >= MODULES_VADDR && end <= MODULES_END;
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start > end ||
+      !(inVmalloc || inModules)
+    )
+      throw new RangeError(`${fn}: [${start}, ${end}] is not inside the vmalloc or modules range`);
+    if (!Number.isInteger(vm_flags) || vm_flags & ~(VM_USERMAP | 0x40))
+      throw new TypeError(`${fn}: bad vm_flags ${vm_flags}`);
+    const caller = this.core.saveStack([]);
+    return this.vm.vmallocNodeRange(
+      this.vsize(size, fn),
+      align,
+      start,
+      end,
+      PageApi.gfp(gfp_mask, fn),
+      this.vprot(prot, fn),
+      vm_flags,
+      this.vnode(node, fn),
+      caller,
+      [],
+    );
+  }
+
+  /** vfree(): NULL is a no-op; anything but a live vmalloc area is refused with the kernel's WARN. */
+  vfree(addr: number): void {
+    if (addr === 0) return;
+    kernelAddress(addr, "vfree");
+    this.vm.vunmap(addr, true, "vfree");
+  }
+
+  /** vmap(): map `count` pages (struct page pointers) contiguously; 0 on failure. */
+  vmap(pages: readonly number[], count: number, flags: number, prot: number): number {
+    if (!Number.isInteger(count) || count < 0 || count > pages.length)
+      throw new TypeError(`vmap: bad count ${count}`);
+    if (!Number.isInteger(flags) || flags & ~(0x4 | VM_USERMAP | 0x40))
+      throw new TypeError(`vmap: bad flags ${flags}`);
+    const pfns: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const pfn = this.api.pagePfn(pages[i]!, "vmap");
+      if (pfn === NIL) return 0;
+      pfns.push(pfn);
+    }
+    if (count === 0) return 0;
+    return this.vm.vmap(pfns, flags, this.vprot(prot, "vmap"), this.core.saveStack([]));
+  }
+
+  /** vunmap(): unmap a vmap()ed (or vmalloc()ed) area without freeing its pages. */
+  vunmap(addr: number): void {
+    if (addr === 0) return;
+    kernelAddress(addr, "vunmap");
+    this.vm.vunmap(addr, false, "vunmap");
+  }
+
+  /** vmalloc_to_page(): the struct page mapped at a vmalloc/module address (a page-table walk), or NULL. */
+  vmalloc_to_page(addr: number): number | null {
+    kernelAddress(addr, "vmalloc_to_page");
+    const pfn = isVmallocOrModuleAddr(addr) ? this.vm.pfnAt(addr) : -1;
+    return pfn < 0 ? null : pageHandle(pfn);
+  }
+
+  /** vmalloc_to_pfn() = page_to_pfn(vmalloc_to_page()): for NULL that is (0 - vmemmap) / 64, as in C. */
+  vmalloc_to_pfn(addr: number): number {
+    const page = this.vmalloc_to_page(addr);
+    return page === null ? (2 ** 48 - VMEMMAP_START) / STRUCT_PAGE_SIZE : this.page_to_pfn(page);
+  }
+
+  is_vmalloc_addr(addr: number): boolean {
+    return isVmallocAddr(addr);
+  }
+
+  /** find_vm_area(): the struct vm_struct of the live area holding `addr`, or 0. */
+  find_vm_area(addr: number): number {
+    kernelAddress(addr, "find_vm_area");
+    const n = this.vm.findVmArea(addr);
+    return n < 0 ? 0 : this.vm.areas.vm[n]!;
+  }
+
+  /**
+   * kvmalloc_node() as 5.4 has it: flags that are not a superset of GFP_KERNEL stay with kmalloc; above a
+   * page, kmalloc is tried quietly (and without retrying) first, then vmalloc with the caller's flags.
+   */
+  kvmalloc_node(size: number, flags: number, node: number): number {
+    const gfp = PageApi.gfp(flags, "kvmalloc_node");
+    this.vsize(size, "kvmalloc_node");
+    this.vnode(node, "kvmalloc_node");
+    if ((gfp & GFP_KERNEL) !== GFP_KERNEL) return this.kmalloc_node(size, gfp, node);
+    let kflags = gfp;
+    if (size > PAGE_SIZE) {
+      kflags |= __GFP_NOWARN;
+      if (!(kflags & __GFP_RETRY_MAYFAIL)) kflags |= __GFP_NORETRY;
+    }
+    const p = this.kmalloc_node(size, kflags, node);
+    if (p !== 0 || size <= PAGE_SIZE) return p;
+    return this.vmallocNode(size, 1, gfp, PAGE_KERNEL, 0, node, [
+      "__vmalloc_node",
+      "__vmalloc_node_flags_caller",
+      "kvmalloc_node",
+    ]);
+  }
+
+  kvmalloc(size: number, flags: number): number {
+    return this.kvmalloc_node(size, flags, -1);
+  }
+
+  kvzalloc(size: number, flags: number): number {
+    return this.kvmalloc_node(size, PageApi.gfp(flags, "kvzalloc") | __GFP_ZERO, -1);
+  }
+
+  kvzalloc_node(size: number, flags: number, node: number): number {
+    return this.kvmalloc_node(size, PageApi.gfp(flags, "kvzalloc_node") | __GFP_ZERO, node);
+  }
+
+  /** kvmalloc_array(): NULL when n * size overflows size_t. */
+  kvmalloc_array(n: number, size: number, flags: number): number {
+    for (const v of [n, size])
+      if (!Number.isInteger(v) || v < 0) throw new TypeError(`kvmalloc_array: bad count or size ${v}`);
+    if (n * size > 2 ** 64 - 1) return 0;
+    return this.kvmalloc(n * size, flags);
+  }
+
+  kvcalloc(n: number, size: number, flags: number): number {
+    return this.kvmalloc_array(n, size, PageApi.gfp(flags, "kvcalloc") | __GFP_ZERO);
+  }
+
+  /** kvfree(): vfree() for a vmalloc address, kfree() for anything else. */
+  kvfree(addr: number): void {
+    if (isVmallocAddr(addr)) this.vfree(addr);
+    else this.kfree(addr);
   }
 
   // ---- memory access ---------------------------------------------------------------------------

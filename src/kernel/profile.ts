@@ -41,6 +41,8 @@ export interface Profile {
     readonly nofailNoReclaim: number;
     readonly nofailCostly: number;
     readonly rmqueueNofail: number;
+    readonly vfreeBadAddress: number;
+    readonly vfreeNonexistent: number;
   };
   readonly hardwareName: string;
   /** page->flags layout above the flag bits: node, zone and last_cpupid fields (SPARSEMEM_VMEMMAP). */

@@ -74,6 +74,8 @@ export function parseCallerFrames(stack: string, mod: string | undefined, limit:
 }
 
 interface SavedStack {
+  /** Holders of the handle (an area and the page array vmalloc'ed for it share one). */
+  refs: number;
   /** Filled in by V8; formatted only when read (so saving a stack costs no string work). */
   stack?: string;
   kernelFrames: readonly string[];
@@ -91,7 +93,7 @@ export class StackDepot {
   private readonly freeHandles: number[] = [];
 
   save(kernelFrames: readonly string[], mod: string | undefined, tail: readonly string[]): number {
-    const s: SavedStack = { kernelFrames, mod, tail };
+    const s: SavedStack = { refs: 1, kernelFrames, mod, tail };
     // V8 charges per captured frame (about 2 us for 10, 5 us for 40): enough to get past the engine's
     // own frames to the caller's, as the kernel keeps 16 return addresses.
     const limit = Error.stackTraceLimit;
@@ -107,8 +109,16 @@ export class StackDepot {
     return this.saved.length - 1;
   }
 
+  /** One more holder of `handle`; returns it. */
+  share(handle: number): number {
+    const s = this.saved[handle];
+    if (s) s.refs++;
+    return handle;
+  }
+
   release(handle: number): void {
-    if (handle > 0 && handle < this.saved.length && this.saved[handle]) {
+    const s = handle > 0 && handle < this.saved.length ? this.saved[handle] : null;
+    if (s && --s.refs === 0) {
       this.saved[handle] = null;
       this.freeHandles.push(handle);
     }

@@ -6,6 +6,7 @@ import type { Kernel } from "../kernel/kernel.ts";
 import { MIGRATE_PCPTYPES, MIGRATE_TYPES, type Zone } from "./mmzone.ts";
 import { NIL, S_ALLOC, S_BUDDY, S_HEAD, S_HOLE, S_PCP, S_RESERVED, S_TAIL } from "./page.ts";
 import { checkSlab } from "./slub/check.ts";
+import { checkVmalloc } from "./vmalloc/check.ts";
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -141,5 +142,6 @@ export function checkKernel(k: Kernel): string[] {
   for (let i = 0; i < k.alloc.buddy.pageblockMt.length; i++)
     if (k.alloc.buddy.pageblockMt[i]! >= MIGRATE_TYPES) err.push(`pageblock ${i}: bad migratetype`);
   err.push(...checkSlab(k.slub));
+  err.push(...checkVmalloc(k.vm, k.pages, k.slub));
   return [...err, ...ranges(orphans)];
 }

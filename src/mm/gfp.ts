@@ -44,6 +44,19 @@ export const GFP_TRANSHUGE_LIGHT =
   (GFP_HIGHUSER_MOVABLE | __GFP_COMP | __GFP_NOMEMALLOC | __GFP_NOWARN) & ~__GFP_RECLAIM;
 export const GFP_TRANSHUGE = GFP_TRANSHUGE_LIGHT | __GFP_DIRECT_RECLAIM;
 
+/** GFP_RECLAIM_MASK (mm/internal.h): the reclaim behaviour the kernel passes on to its own bookkeeping allocations. */
+export const GFP_RECLAIM_MASK =
+  __GFP_RECLAIM |
+  __GFP_HIGH |
+  __GFP_IO |
+  __GFP_FS |
+  __GFP_NOWARN |
+  __GFP_RETRY_MAYFAIL |
+  __GFP_NOFAIL |
+  __GFP_NORETRY |
+  __GFP_MEMALLOC |
+  __GFP_NOMEMALLOC;
+
 export const GFP_ZONEMASK = __GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32 | __GFP_MOVABLE;
 export const GFP_MOVABLE_MASK = __GFP_RECLAIMABLE | __GFP_MOVABLE;
 export const GFP_MOVABLE_SHIFT = 3;

@@ -114,6 +114,16 @@ export class WarnAlloc {
 
   /** warn_alloc(gfp, NULL, "page allocation failure: order:%u"). */
   report(gfp: number, order: number, callers: readonly string[], stats: MemStats): void {
+    this.warn(
+      gfp,
+      `page allocation failure: order:${order}`,
+      ["__alloc_pages_slowpath", "__alloc_pages_nodemask", ...callers],
+      stats,
+    );
+  }
+
+  /** warn_alloc(gfp, NULL, fmt...): the "comm: message, mode:… nodemask=…" line, a stack dump and Mem-Info. */
+  warn(gfp: number, message: string, callers: readonly string[], stats: MemStats): void {
     const core = this.core;
     const j = core.clock.jiffies;
     if (gfp & 0x2000 /* __GFP_NOWARN */) return;
@@ -121,9 +131,9 @@ export class WarnAlloc {
     if (!this.nopage.ok(j, onMissed)) return;
     core.lines(
       KERN_WARNING,
-      `${core.current.comm}: page allocation failure: order:${order}, mode:0x${gfp.toString(16)}(${formatGfp(gfp)}), nodemask=(null),cpuset=/,mems_allowed=${stats.nodes.length > 1 ? `0-${stats.nodes.length - 1}` : "0"}`,
+      `${core.current.comm}: ${message}, mode:0x${gfp.toString(16)}(${formatGfp(gfp)}), nodemask=(null),cpuset=/,mems_allowed=${stats.nodes.length > 1 ? `0-${stats.nodes.length - 1}` : "0"}`,
     );
-    core.dumpStack(["warn_alloc", "__alloc_pages_slowpath", "__alloc_pages_nodemask", ...callers]);
+    core.dumpStack(["warn_alloc", ...callers]);
     if (this.showMemRs.ok(j, () => {})) showMem(core, stats);
     core.afterReport();
   }

@@ -4,10 +4,12 @@ import type { Kernel } from "../../kernel/kernel.ts";
 import { sysfsSlabRead, sysfsSlabWrite } from "../sysfs/slab.ts";
 import { buddyinfo } from "./buddyinfo.ts";
 import { extfragIndexFile, unusableIndexFile } from "./extfrag.ts";
+import { kmemLayout } from "./kmem_layout.ts";
 import { meminfo } from "./meminfo.ts";
 import { pagetypeinfo } from "./pagetypeinfo.ts";
 import { slabinfo } from "./slabinfo.ts";
 import { sysctlRead, sysctlWrite } from "./sysctl.ts";
+import { vmallocinfo } from "./vmallocinfo.ts";
 import { vmstat } from "./vmstat.ts";
 import { zoneinfo } from "./zoneinfo.ts";
 
@@ -17,7 +19,10 @@ const FILES: Readonly<Record<string, (k: Kernel) => string>> = {
   "/proc/zoneinfo": zoneinfo,
   "/proc/meminfo": meminfo,
   "/proc/vmstat": vmstat,
+  "/proc/vmallocinfo": vmallocinfo,
   "/proc/slabinfo": slabinfo,
+  // kmem-specific (not in Linux): the book's ch7 show_kernel_seg map of the kernel address space.
+  "/proc/kmem_layout": kmemLayout,
   "/sys/kernel/debug/extfrag/unusable_index": unusableIndexFile,
   "/sys/kernel/debug/extfrag/extfrag_index": extfragIndexFile,
 };

@@ -1,10 +1,12 @@
 // /proc/meminfo (meminfo_proc_show + x86 arch_report_meminfo), 5.4 key order: labels padded to 16
 // columns, values "%8lu kB". Values come from the allocator; what nothing feeds yet is 0.
+import { VMALLOC_END, VMALLOC_START } from "../../arch/x86/layout.ts";
 import type { Kernel } from "../../kernel/kernel.ts";
 import { WMARK_LOW } from "../../mm/mmzone.ts";
 import { globalNodeStat } from "./vmstat.ts";
 
-const VMALLOC_TOTAL_KB = 34359738367;
+/** (VMALLOC_END - VMALLOC_START) >> 10. */
+const VMALLOC_TOTAL_KB = Math.floor((VMALLOC_END - VMALLOC_START) / 1024);
 
 function line(label: string, kb: number): string {
   return `${`${label}:`.padEnd(16, " ")}${String(kb).padStart(8, " ")} kB\n`;
@@ -75,6 +77,8 @@ function values(k: Kernel): Map<string, number> {
     // vm_commit_limit(): overcommit_ratio 50 % of RAM, no swap, no hugetlb.
     ["CommitLimit", Math.floor((total * 50) / 100) * 4],
     ["VmallocTotal", VMALLOC_TOTAL_KB],
+    // vmalloc_nr_pages() (5.3+); VmallocChunk has been 0 since 4.4.
+    ["VmallocUsed", k.vm.nrVmallocPages * 4],
     ["Percpu", k.cpus * k.profile.percpuPagesPerCpu * 4],
     ["Hugepagesize", 2048],
     ["DirectMap4k", dm4k],

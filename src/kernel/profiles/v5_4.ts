@@ -33,6 +33,10 @@ export const PROFILE_5_4: Profile = {
     nofailNoReclaim: 4641,
     nofailCostly: 4657,
     rmqueueNofail: 3283,
+    // mm/vmalloc.c __vunmap()'s two WARNs. No 5.4.0 copy of the file could be read (the only 5.4 copy
+    // found, 5.4.286, is reflowed); these are estimates from the 5.9 file (2247) less 5.5-5.8's additions.
+    vfreeBadAddress: 2240,
+    vfreeNonexistent: 2246,
   },
   slab: {
     // struct track with TRACK_ADDRS_COUNT 16 saved return addresses (CONFIG_STACKTRACE).

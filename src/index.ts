@@ -2,7 +2,19 @@
 // the kernel's functions; the GFP constants carry 5.4's values.
 import { type BootOptions, Kernel } from "./kernel/kernel.ts";
 
-export { hex16, NULL, PAGE_OFFSET, PAGE_SHIFT, PAGE_SIZE, ZERO_SIZE_PTR } from "./arch/x86/layout.ts";
+export {
+  hex16,
+  MODULES_END,
+  MODULES_VADDR,
+  NULL,
+  PAGE_OFFSET,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  VMALLOC_END,
+  VMALLOC_START,
+  ZERO_SIZE_PTR,
+} from "./arch/x86/layout.ts";
+export { PAGE_KERNEL, PAGE_KERNEL_RO } from "./arch/x86/pgtable.ts";
 export { EINVAL, ENOMEM, FsError, KernelBug, KernelError, KernelOops, KernelPanic } from "./kernel/errors.ts";
 export { type BootOptions, Kernel } from "./kernel/kernel.ts";
 export type { InsmodResult, KernelModule, ParamSpec } from "./kernel/module.ts";
@@ -28,6 +40,7 @@ export {
   SLAB_TYPESAFE_BY_RCU,
 } from "./mm/slub/flags.ts";
 export { KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE } from "./mm/slub/slab_common.ts";
+export { VM_ALLOC, VM_IOREMAP, VM_MAP, VM_NO_GUARD, VM_USERMAP } from "./mm/vmalloc/vmap_area.ts";
 
 /** Boot a simulated machine (see BootOptions; defaults: 1G, 1 node, 2 CPUs, profile 5.4). */
 export function boot(opts: BootOptions = {}): Kernel {

@@ -67,3 +67,17 @@ export function slabSnapshot(k: Kernel): string {
   parts.push(`slabs=${h}`);
   return parts.join("\n");
 }
+
+/** Everything of vmalloc a refused operation must leave untouched (with the slab and page snapshots). */
+export function vmallocSnapshot(k: Kernel): string {
+  const a = k.vm.areas;
+  const blocks: string[] = [];
+  a.each(a.freeRoot, (n) => blocks.push(`f${a.start[n]}-${a.end[n]}`));
+  a.each(a.busyRoot, (n) => blocks.push(`b${a.start[n]}-${a.end[n]}:${a.nrPages[n]}:${a.flags[n]}`));
+  return [
+    slabSnapshot(k),
+    blocks.join(","),
+    `lazy=${a.purge.join(",")}/${a.lazyPages}`,
+    `used=${k.vm.nrVmallocPages} ptes=${k.vm.pt.mapped}`,
+  ].join("\n");
+}

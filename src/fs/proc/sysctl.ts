@@ -22,6 +22,9 @@ export function sysctlRead(k: Kernel, path: string): string | undefined {
       return `${k.wm.percpuPagelistFraction}\n`;
     case "/proc/sys/kernel/kptr_restrict":
       return `${k.core.printfCtx.kptrRestrict}\n`;
+    // The taint bits as a number (read-only here: kmem has no reason to set taint from user space).
+    case "/proc/sys/kernel/tainted":
+      return `${k.core.taint}\n`;
     default:
       return undefined;
   }

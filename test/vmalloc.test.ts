@@ -268,10 +268,16 @@ describe("the vmalloc family", () => {
     const big = k.vmalloc(600 * PAGE_SIZE);
     const lines = k.cat("/proc/vmallocinfo").trim().split("\n");
     expect(lines[0]).toMatch(/ pages=3 vmalloc user N0=3$/);
-    expect(lines[1]).toMatch(new RegExp(`^0x${hex16(big)}-0x${hex16(big + 601 * PAGE_SIZE)} 2461696 .* pages=600 vmalloc vpages N0=600$`));
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^0x${hex16(big)}-0x${hex16(big + 601 * PAGE_SIZE)} 2461696 .* pages=600 vmalloc vpages N0=600$`,
+      ),
+    );
     // The nested array area: 2 pages + guard, right after the big area, with the same caller.
     const arr = big + 601 * PAGE_SIZE;
-    expect(lines[2]).toMatch(new RegExp(`^0x${hex16(arr)}-0x${hex16(arr + 3 * PAGE_SIZE)}   12288 .* pages=2 vmalloc N0=2$`));
+    expect(lines[2]).toMatch(
+      new RegExp(`^0x${hex16(arr)}-0x${hex16(arr + 3 * PAGE_SIZE)}   12288 .* pages=2 vmalloc N0=2$`),
+    );
     expect(lines[1]!.split(/ +/)[2]).toBe(lines[2]!.split(/ +/)[2]);
     // The array really holds the struct page pointers of the 600 pages.
     for (const i of [0, 1, 599])
@@ -322,7 +328,9 @@ describe("vmap and vunmap", () => {
     expect(v).toBe(VMALLOC_START);
     expect([0, 1, 2].map((i) => k.read8(v + i * PAGE_SIZE + 17))).toEqual([0x10, 0x11, 0x12]);
     expect(k.vmalloc_to_page(v + PAGE_SIZE)).toBe(pages[1]);
-    expect(k.cat("/proc/vmallocinfo")).toMatch(new RegExp(`^0x${hex16(v)}-0x${hex16(v + 4 * PAGE_SIZE)}   16384 \\S+ vmap\\n$`));
+    expect(k.cat("/proc/vmallocinfo")).toMatch(
+      new RegExp(`^0x${hex16(v)}-0x${hex16(v + 4 * PAGE_SIZE)}   16384 \\S+ vmap\\n$`),
+    );
     k.vunmap(v);
     for (const p of pages) expect(k.page_ref_count(p)).toBe(1);
     expect(() => k.read8(v)).toThrow(KernelOops);

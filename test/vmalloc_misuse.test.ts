@@ -30,7 +30,9 @@ const HASHED = "[0-9a-f]{16}";
 function expectVfreeWarn(l: string[], msg: string, line: number, caller: string): void {
   expect(l[0]).toBe("------------[ cut here ]------------");
   expect(l[1]).toMatch(new RegExp(`^${msg} \\(${HASHED}\\)$`));
-  expect(l[2]).toMatch(new RegExp(`^WARNING: CPU: 0 PID: 1 at mm/vmalloc.c:${line} __vunmap\\+0x[0-9a-f]+/0x[0-9a-f]+$`));
+  expect(l[2]).toMatch(
+    new RegExp(`^WARNING: CPU: 0 PID: 1 at mm/vmalloc.c:${line} __vunmap\\+0x[0-9a-f]+/0x[0-9a-f]+$`),
+  );
   expect(l).toContain("Call Trace:");
   expect(l[l.indexOf("Call Trace:") + 1]).toMatch(new RegExp(`^ ${caller}\\+`));
   expect(l.at(-1)).toMatch(/^---\[ end trace [0-9a-f]{16} \]---$/);
@@ -48,27 +50,67 @@ describe("vfree and vunmap of what is not a live area", () => {
     const k = boot({ mem: "256M" });
     const p = k.kmalloc(100, GFP_KERNEL);
     const v = k.vmalloc(3 * PAGE_SIZE);
-    expectVfreeWarn(refused(k, () => k.vfree(p)), "Trying to vfree\\(\\) bad address", 2240, "vfree");
-    expectVfreeWarn(refused(k, () => k.vfree(v + 100)), "Trying to vfree\\(\\) bad address", 2240, "vfree");
-    expectVfreeWarn(refused(k, () => k.vunmap(v + 8)), "Trying to vfree\\(\\) bad address", 2240, "vunmap");
+    expectVfreeWarn(
+      refused(k, () => k.vfree(p)),
+      "Trying to vfree\\(\\) bad address",
+      2240,
+      "vfree",
+    );
+    expectVfreeWarn(
+      refused(k, () => k.vfree(v + 100)),
+      "Trying to vfree\\(\\) bad address",
+      2240,
+      "vfree",
+    );
+    expectVfreeWarn(
+      refused(k, () => k.vunmap(v + 8)),
+      "Trying to vfree\\(\\) bad address",
+      2240,
+      "vunmap",
+    );
   });
 
   it("a page-aligned address no area holds: 'Trying to vfree() nonexistent vm area'", () => {
     const k = boot({ mem: "256M" });
     const page = k.__get_free_page(GFP_KERNEL);
     const obj = k.kmalloc(4096, GFP_KERNEL);
-    expectVfreeWarn(refused(k, () => k.vfree(page)), "Trying to vfree\\(\\) nonexistent vm area", 2246, "vfree");
-    expectVfreeWarn(refused(k, () => k.vfree(obj)), "Trying to vfree\\(\\) nonexistent vm area", 2246, "vfree");
-    expectVfreeWarn(refused(k, () => k.vfree(VMALLOC_START + 64 * PAGE_SIZE)), "Trying to vfree\\(\\) nonexistent vm area", 2246, "vfree");
+    expectVfreeWarn(
+      refused(k, () => k.vfree(page)),
+      "Trying to vfree\\(\\) nonexistent vm area",
+      2246,
+      "vfree",
+    );
+    expectVfreeWarn(
+      refused(k, () => k.vfree(obj)),
+      "Trying to vfree\\(\\) nonexistent vm area",
+      2246,
+      "vfree",
+    );
+    expectVfreeWarn(
+      refused(k, () => k.vfree(VMALLOC_START + 64 * PAGE_SIZE)),
+      "Trying to vfree\\(\\) nonexistent vm area",
+      2246,
+      "vfree",
+    );
   });
 
   it("a double vfree is a nonexistent vm area (the range is only waiting to be purged)", () => {
     const k = boot({ mem: "256M" });
     const v = k.vmalloc(2 * PAGE_SIZE);
     k.vfree(v);
-    expectVfreeWarn(refused(k, () => k.vfree(v)), "Trying to vfree\\(\\) nonexistent vm area", 2246, "vfree");
+    expectVfreeWarn(
+      refused(k, () => k.vfree(v)),
+      "Trying to vfree\\(\\) nonexistent vm area",
+      2246,
+      "vfree",
+    );
     k.vm.purgeLazy();
-    expectVfreeWarn(refused(k, () => k.vfree(v)), "Trying to vfree\\(\\) nonexistent vm area", 2246, "vfree");
+    expectVfreeWarn(
+      refused(k, () => k.vfree(v)),
+      "Trying to vfree\\(\\) nonexistent vm area",
+      2246,
+      "vfree",
+    );
   });
 
   it("5.4 frees the whole area given any page-aligned address inside it (find_vm_area looks up containment)", () => {
@@ -166,7 +208,9 @@ describe("allocation failures", () => {
     const l = log(k, mark);
     const head = l.find((x) => x.includes("vmalloc: allocation failure, allocated"))!;
     expect(head).toMatch(
-      new RegExp(`^init: vmalloc: allocation failure, allocated \\d+ of ${size + PAGE_SIZE} bytes, mode:0xcc0\\(GFP_KERNEL\\), nodemask=\\(null\\),cpuset=/,mems_allowed=0$`),
+      new RegExp(
+        `^init: vmalloc: allocation failure, allocated \\d+ of ${size + PAGE_SIZE} bytes, mode:0xcc0\\(GFP_KERNEL\\), nodemask=\\(null\\),cpuset=/,mems_allowed=0$`,
+      ),
     );
     // No "page allocation failure" splat: vmalloc asks for each page with __GFP_NOWARN.
     expect(l.some((x) => x.includes("page allocation failure"))).toBe(false);
@@ -184,7 +228,16 @@ describe("allocation failures", () => {
     // vmap_area), so only what is mapped and counted must be unchanged.
     const before = [k.cat("/proc/vmallocinfo"), k.vm.nrVmallocPages, k.vm.pt.mapped];
     const mark = k.logMark();
-    const r = k.__vmalloc_node_range(PAGE_SIZE, 2 ** 46, VMALLOC_START, VMALLOC_END, GFP_KERNEL | __GFP_ZERO, PAGE_KERNEL, 0, 0);
+    const r = k.__vmalloc_node_range(
+      PAGE_SIZE,
+      2 ** 46,
+      VMALLOC_START,
+      VMALLOC_END,
+      GFP_KERNEL | __GFP_ZERO,
+      PAGE_KERNEL,
+      0,
+      0,
+    );
     const l = log(k, mark);
     expect(r).toBe(0);
     expect([k.cat("/proc/vmallocinfo"), k.vm.nrVmallocPages, k.vm.pt.mapped]).toEqual(before);
@@ -207,8 +260,16 @@ describe("junk arguments are refused before anything changes", () => {
     ["__vmalloc bad prot", () => k.__vmalloc(4096, GFP_KERNEL, 0x1000), TypeError],
     ["__vmalloc bad gfp", () => k.__vmalloc(4096, 2 ** 40, PAGE_KERNEL), TypeError],
     ["vmalloc_node(5)", () => k.vmalloc_node(4096, 5), RangeError],
-    ["range outside vmalloc", () => k.__vmalloc_node_range(4096, 1, 0, 2 ** 40, GFP_KERNEL, PAGE_KERNEL, 0, 0), RangeError],
-    ["align 3", () => k.__vmalloc_node_range(4096, 3, VMALLOC_START, VMALLOC_END, GFP_KERNEL, PAGE_KERNEL, 0, 0), TypeError],
+    [
+      "range outside vmalloc",
+      () => k.__vmalloc_node_range(4096, 1, 0, 2 ** 40, GFP_KERNEL, PAGE_KERNEL, 0, 0),
+      RangeError,
+    ],
+    [
+      "align 3",
+      () => k.__vmalloc_node_range(4096, 3, VMALLOC_START, VMALLOC_END, GFP_KERNEL, PAGE_KERNEL, 0, 0),
+      TypeError,
+    ],
     ["vmap count > pages", () => k.vmap([], 1, 4, PAGE_KERNEL), TypeError],
     ["vmalloc_to_page('x')", () => k.vmalloc_to_page("x" as unknown as number), TypeError],
     ["read through a string address", () => k.read8(`${v}` as unknown as number), TypeError],

@@ -798,7 +798,8 @@ export class Kernel {
     node: number,
   ): number {
     const fn = "__vmalloc_node_range";
-    if (!Number.isSafeInteger(align) || align < 1 || 2 ** Math.round(Math.log2(align)) !== align)
+    // An unsigned long power of two: up to 2^63, all exact as doubles.
+    if (typeof align !== "number" || !Number.isInteger(Math.log2(align)) || align > 2 ** 63)
       throw new TypeError(`${fn}: align must be a power of two, got ${align}`);
     const inVmalloc = start >= VMALLOC_START && end <= VMALLOC_END;
     const inModules = start >= MODULES_VADDR && end <= MODULES_END;

@@ -27,6 +27,9 @@ export class SlabTable {
   where = new Uint8Array(0);
   next = new Int32Array(0);
   prev = new Int32Array(0);
+  /** page->pages / page->pobjects: a per-CPU partial list's counts, kept in the slab at its head. */
+  ppages = new Int32Array(0);
+  pobjects = new Int32Array(0);
   private freeIds: number[] = [];
   private top = 0;
 
@@ -51,6 +54,8 @@ export class SlabTable {
     this.where = g(this.where, (n) => new Uint8Array(n));
     this.next = g(this.next, (n) => new Int32Array(n));
     this.prev = g(this.prev, (n) => new Int32Array(n));
+    this.ppages = g(this.ppages, (n) => new Int32Array(n));
+    this.pobjects = g(this.pobjects, (n) => new Int32Array(n));
   }
 
   get capacity(): number {

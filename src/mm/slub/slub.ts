@@ -374,11 +374,11 @@ export class Slub {
       // new_slab: the per-CPU partial list first.
       const part = s.cpuPartial[cpu]!;
       if (part !== -1) {
-        s.cpuPartial[cpu] = sl.next[part]!;
-        if (s.cpuPartial[cpu] === -1) {
-          s.cpuPartialPobjects[cpu] = 0;
-          s.cpuPartialPages[cpu] = 0;
-        }
+        // slub_set_percpu_partial(): the next slab becomes the head, and its counts are the list's.
+        const head = sl.next[part]!;
+        s.cpuPartial[cpu] = head;
+        s.cpuPartialPobjects[cpu] = head === -1 ? 0 : sl.pobjects[head]!;
+        s.cpuPartialPages[cpu] = head === -1 ? 0 : sl.ppages[head]!;
         sl.next[part] = -1;
         sl.where[part] = ON_CPU;
         this.setCpuSlab(s, cpu, part);
@@ -641,6 +641,8 @@ export class Slub {
     s.cpuPartial[cpu] = id;
     s.cpuPartialPobjects[cpu] = pobjects;
     s.cpuPartialPages[cpu] = pages;
+    sl.pobjects[id] = pobjects;
+    sl.ppages[id] = pages;
     if (s.cpuPartialObjects === 0) this.unfreezePartials(s, cpu);
   }
 

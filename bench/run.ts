@@ -4,7 +4,7 @@
 // The npm script runs node with --expose-gc so that memory deltas are taken after a full GC.
 //
 // Usage: npm run bench [-- GROUP...], GROUP one of page (cases 1-3), boot (4), slab (5-7: kmalloc, the
-// peers, slub_debug). No group runs them all; only a full run writes bench/RESULTS.md.
+// peers, slub_debug), vmalloc (8-10). No group runs them all; only a full run writes bench/RESULTS.md.
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -22,13 +22,14 @@ import {
   type SlabResult,
   THING_MIXED,
 } from "./slab.ts";
+import { benchVmalloc, LARGE, READ_TARGET, SMALL, SPAN, type VmallocResult } from "./vmalloc.ts";
 
 const t0 = Date.now();
 const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}\n`);
 
 // ---- which groups ------------------------------------------------------------------------------
 
-const GROUPS = ["page", "boot", "slab"] as const;
+const GROUPS = ["page", "boot", "slab", "vmalloc"] as const;
 type Group = (typeof GROUPS)[number];
 const asked = process.argv.slice(2);
 for (const a of asked) {
@@ -94,6 +95,13 @@ if (want("slab")) {
   gc();
   const debugNoU = benchKmalloc("slub_debug=FZP");
   slab = { ...run, debug, debugNoU, tlsfBytes: wasm.bytes, tlsfCompileMs: wasm.ms };
+}
+let vm: VmallocResult | null = null;
+if (want("vmalloc")) {
+  log(`8. vmalloc+vfree, ${SMALL >> 10} KiB and ${LARGE >> 20} MiB, vs the same order-0 page allocations`);
+  log(`9./10. read32/write32 over ${SPAN >> 20} MiB: through vmalloc vs through the direct map`);
+  gc();
+  vm = benchVmalloc();
 }
 const floor = stats(floorSamples);
 // A pop+push pair is a dependent load and store: well under a cycle per pair would mean V8 dropped it.
@@ -199,6 +207,14 @@ if (slab) {
     },
   );
 }
+if (vm) {
+  targets.push({
+    what: "9. read32 through vmalloc",
+    goal: `<= ${READ_TARGET}x direct map`,
+    value: `${xr(vm.read.ratio.median)}x`,
+    pass: vm.read.ratio.median <= READ_TARGET,
+  });
+}
 
 // ---- output ------------------------------------------------------------------------------------
 
@@ -294,6 +310,51 @@ if (slab) {
     ),
   );
 }
+/** Cases 8-10 get their own table (their ratios are to a baseline row), with the floor of their batches. */
+const vmCells: string[][] = [];
+if (vm) {
+  const { small, stack, large, read, write } = vm;
+  const base = (r: number) => `${xr(r)}x baseline below`;
+  const vmFloor = stats(
+    [small, large, read, write].flatMap((c) => [...c.vmalloc.floor.values, ...c.base.floor.values]),
+  );
+  vmCells.push(
+    [
+      "floor: Int32Array LIFO pop+push pair",
+      ns(vmFloor.median),
+      range(vmFloor),
+      pct(vmFloor),
+      "1.0x",
+      "",
+      `${vmFloor.samples} samples, cases 8-10`,
+    ],
+    opRow(
+      `8. vmalloc(${SMALL >> 10} KiB)+vfree pair`,
+      small.vmalloc,
+      `${base(small.ratio.median)}; includes the vmallocinfo stack capture`,
+    ),
+    opRow(`8. baseline: ${SMALL / 4096} order-0 allocs, then their frees`, small.base),
+    opRow(
+      "8. Error.captureStackTrace, limit 20",
+      stack,
+      `${(vm.stackShare.median * 100).toFixed(0)}% of the ${SMALL >> 10} KiB pair`,
+    ),
+    opRow(
+      `8. vmalloc(${LARGE >> 20} MiB)+vfree pair`,
+      large.vmalloc,
+      `${base(large.ratio.median)}; includes the vmallocinfo stack capture`,
+    ),
+    opRow(`8. baseline: ${LARGE / 4096} order-0 allocs, then their frees`, large.base),
+    opRow(
+      "9. read32 through vmalloc, sequential",
+      read.vmalloc,
+      `${xr(read.ratio.median)}x direct map (target <= ${READ_TARGET}x)`,
+    ),
+    opRow("9. read32 through the direct map, sequential", read.base),
+    opRow("10. write32 through vmalloc, sequential", write.vmalloc, `${xr(write.ratio.median)}x direct map`),
+    opRow("10. write32 through the direct map, sequential", write.base),
+  );
+}
 
 const bootHead = [
   "machine",
@@ -351,6 +412,10 @@ if (opCells.length) {
   console.log();
   console.log(textTable(opHead, opCells));
 }
+if (vmCells.length) {
+  console.log();
+  console.log(textTable(opHead, vmCells));
+}
 if (boots) {
   console.log();
   console.log(textTable(bootHead, bootCells));
@@ -380,6 +445,29 @@ kmalloc and its peers (case 4 is boot, below):
 7. cases 5 and 6 again on a machine booted with \`slub_debug=FZPU\` (sanity checks, red zones,
    poisoning, alloc/free tracking, which captures a stack trace per call); "debug-off" is its median
    ns/op over case 5's or 6's; then the same with \`slub_debug=FZP\` (everything but the tracks).
+`
+  : "";
+
+const vmallocMd = vm
+  ? `
+## vmalloc
+
+Case 8 on a fresh 1 GiB machine, cases 9 and 10 on another, timed as above; each case and its baseline
+run interleaved (as in 5, with a floor batch before each), and "Nx baseline" or "Nx direct map" is the
+median over samples of the case's ns/op over its baseline's. The floor row pools these cases' floor batches.
+
+8. one \`vmalloc(${SMALL})\` + \`vfree(a)\` pair, and one \`vmalloc(${LARGE})\` + \`vfree(a)\` pair; the baseline
+   is the page allocator's share of that work: ${SMALL / 4096} (or ${LARGE / 4096}) \`alloc_pages(GFP_KERNEL, 0)\`, then
+   their \`__free_pages(p, 0)\` in the same order, as vmalloc takes its pages one at a time at order 0. The
+   ratio is what the vmap area, the page tables and the bookkeeping (vm_struct, page array, lazy purge)
+   add; it includes the caller's JavaScript stack that vmalloc saves for /proc/vmallocinfo, timed alone
+   in the same samples as \`Error.captureStackTrace\` on a plain object at StackDepot's limit of 20 frames;
+9. \`read32(base + i)\` for i = 0, 4, 8, ... over ${SPAN >> 20} MiB, wrapping around (each batch continues the
+   sweep), through a \`vmalloc(${SPAN})\` area and through the direct map of an order-8 block
+   (\`page_address(alloc_pages(GFP_KERNEL, 8))\`), both filled with the same pattern first;
+10. \`write32\` the same way.
+
+${mdTable(opHead, vmCells)}
 `
   : "";
 
@@ -422,7 +510,7 @@ ${mdTable(bootHead, bootCells)}
 ## Targets
 
 ${mdTable(tgtHead, tgtCells)}
-`;
+${vmallocMd}`;
 
 const elapsed = `done in ${((Date.now() - t0) / 1000).toFixed(1)}s (checksum ${checksum()})`;
 if (full) {

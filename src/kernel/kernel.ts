@@ -520,7 +520,8 @@ export class Kernel {
     for (const v of [n, size])
       if (!Number.isInteger(v) || v < 0) throw new TypeError(`kmalloc_array: bad count or size ${v}`);
     const bytes = n * size;
-    if (bytes > 2 ** 64 - 1) return 0;
+    // check_mul_overflow(): 2^64 - 1 is not a double, so "beyond size_t" is >= 2^64.
+    if (bytes >= 2 ** 64) return 0;
     return this.kmallocSlow(bytes, flags, -1, "__kmalloc");
   }
 
@@ -669,7 +670,8 @@ export class Kernel {
   // ---- vmalloc (mm/vmalloc.c) and kvmalloc (mm/util.c) -------------------------------------------
 
   private vsize(size: number, fn: string): number {
-    if (!Number.isSafeInteger(size) || size < 0)
+    // An unsigned long: any integer below 2^64 (above 2^53 only the multiples JS can hold).
+    if (!Number.isInteger(size) || size < 0 || size >= 2 ** 64)
       throw new TypeError(`${fn}: size must be a non-negative integer, got ${size}`);
     return size;
   }
@@ -920,7 +922,8 @@ export class Kernel {
   kvmalloc_array(n: number, size: number, flags: number): number {
     for (const v of [n, size])
       if (!Number.isInteger(v) || v < 0) throw new TypeError(`kvmalloc_array: bad count or size ${v}`);
-    if (n * size > 2 ** 64 - 1) return 0;
+    // check_mul_overflow(): 2^64 - 1 is not a double, so "beyond size_t" is >= 2^64.
+    if (n * size >= 2 ** 64) return 0;
     return this.kvmalloc(n * size, flags);
   }
 

@@ -9,10 +9,14 @@ import type { Core } from "../kernel/core.ts";
 import type { PhysMem } from "./memory.ts";
 
 export class MemoryAccess {
-  /** The TLB: the last page translated, its frame's physical address, and whether it may be written. */
-  private tlbPage = -1;
-  private tlbBase = 0;
-  private tlbRw = false;
+  /**
+   * The TLB: the last page translated, as the byte window [tlbLo, tlbHi) it covers (tlbWHi = tlbHi when
+   * it may be written, else tlbLo) and the distance from a virtual address in it to the physical one.
+   */
+  private tlbLo = -1;
+  private tlbHi = -1;
+  private tlbWHi = -1;
+  private tlbDelta = 0;
 
   constructor(
     private readonly core: Core,
@@ -21,7 +25,7 @@ export class MemoryAccess {
     private readonly pt: PageTables,
   ) {
     pt.onFlush = () => {
-      this.tlbPage = -1;
+      this.tlbLo = this.tlbHi = this.tlbWHi = -1;
     };
   }
 
@@ -38,14 +42,14 @@ export class MemoryAccess {
       const vpage = Math.floor(addr / PAGE_SIZE);
       const off = addr - vpage * PAGE_SIZE;
       if (off + n > PAGE_SIZE) return -1;
-      if (vpage === this.tlbPage && (!write || this.tlbRw)) return this.tlbBase + off;
       const pte = this.pt.lookup(vpage);
       const flags = pte % 4096;
       if (flags & _PAGE_PRESENT && (!write || flags & _PAGE_RW)) {
-        this.tlbPage = vpage;
-        this.tlbBase = pte - flags;
-        this.tlbRw = (flags & _PAGE_RW) !== 0;
-        return this.tlbBase + off;
+        this.tlbLo = vpage * PAGE_SIZE;
+        this.tlbHi = this.tlbLo + PAGE_SIZE;
+        this.tlbWHi = flags & _PAGE_RW ? this.tlbHi : this.tlbLo;
+        this.tlbDelta = pte - flags - this.tlbLo;
+        return addr + this.tlbDelta;
       }
       const pf = { protection: (flags & _PAGE_PRESENT) !== 0, walk: this.pt.walk(vpage) };
       this.core.oops(hex16(addr), write, "", true, pf);
@@ -102,16 +106,22 @@ export class MemoryAccess {
   read8(a: number): number {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 1 <= this.physEnd && Number.isInteger(a)) return this.mem.read8(p);
+    if (a >= this.tlbLo && a + 1 <= this.tlbHi && Number.isInteger(a))
+      return this.mem.read8(a + this.tlbDelta);
     return this.readSlow(a, 1, "read8");
   }
   read16(a: number): number {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 2 <= this.physEnd && Number.isInteger(a)) return this.mem.read16(p);
+    if (a >= this.tlbLo && a + 2 <= this.tlbHi && Number.isInteger(a))
+      return this.mem.read16(a + this.tlbDelta);
     return this.readSlow(a, 2, "read16");
   }
   read32(a: number): number {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 4 <= this.physEnd && Number.isInteger(a)) return this.mem.read32(p);
+    if (a >= this.tlbLo && a + 4 <= this.tlbHi && Number.isInteger(a))
+      return this.mem.read32(a + this.tlbDelta);
     return this.readSlow(a, 4, "read32");
   }
   read64(a: number): bigint {
@@ -123,16 +133,22 @@ export class MemoryAccess {
   write8(a: number, v: number): void {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 1 <= this.physEnd && Number.isInteger(a)) this.mem.write8(p, v);
+    else if (a >= this.tlbLo && a + 1 <= this.tlbWHi && Number.isInteger(a))
+      this.mem.write8(a + this.tlbDelta, v);
     else this.writeSlow(a, 1, v, "write8");
   }
   write16(a: number, v: number): void {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 2 <= this.physEnd && Number.isInteger(a)) this.mem.write16(p, v);
+    else if (a >= this.tlbLo && a + 2 <= this.tlbWHi && Number.isInteger(a))
+      this.mem.write16(a + this.tlbDelta, v);
     else this.writeSlow(a, 2, v, "write16");
   }
   write32(a: number, v: number): void {
     const p = a - PAGE_OFFSET;
     if (p >= 0 && p + 4 <= this.physEnd && Number.isInteger(a)) this.mem.write32(p, v);
+    else if (a >= this.tlbLo && a + 4 <= this.tlbWHi && Number.isInteger(a))
+      this.mem.write32(a + this.tlbDelta, v);
     else this.writeSlow(a, 4, v, "write32");
   }
   write64(a: number, v: bigint): void {

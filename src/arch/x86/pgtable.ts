@@ -16,7 +16,7 @@ const _PAGE_GLOBAL = 0x100;
 export const PAGE_KERNEL = 0x163;
 export const PAGE_KERNEL_RO = 0x161;
 /** _PAGE_TABLE: the flags of a PGD/PUD/PMD entry pointing to a lower table (present, rw, user, accessed, dirty). */
-const _PAGE_TABLE = 0x67n;
+const _PAGE_TABLE = 0x67;
 const _PAGE_NX = 1n << 63n;
 
 const PTRS_PER_TABLE = 512;
@@ -65,27 +65,25 @@ export class PageTables {
       const pfn = this.tables.allocTable("pmd_alloc");
       if (pfn < 0) return null;
       this.pmdPage.set(pmd, pfn);
-      this.store(this.pudPage.get(pud)!, pmd % PTRS_PER_TABLE, BigInt(pfn) * 4096n + _PAGE_TABLE);
+      this.store(this.pudPage.get(pud)!, pmd % PTRS_PER_TABLE, pfn * PAGE_SIZE + _PAGE_TABLE, false);
     }
     const pfn = this.tables.allocTable("pte_alloc_kernel");
     if (pfn < 0) return null;
     this.ptePage.set(i, pfn);
-    this.store(this.pmdPage.get(pmd)!, i % PTRS_PER_TABLE, BigInt(pfn) * 4096n + _PAGE_TABLE);
+    this.store(this.pmdPage.get(pmd)!, i % PTRS_PER_TABLE, pfn * PAGE_SIZE + _PAGE_TABLE, false);
     const fresh = new Float64Array(PTRS_PER_TABLE);
     this.pte.set(i, fresh);
     return fresh;
   }
 
-  private store(tablePfn: number, idx: number, v: bigint): void {
-    this.tables.writeEntry(
-      tablePfn * PAGE_SIZE + idx * 8,
-      Number(v & 0xffffffffn),
-      Number((v >> 32n) & 0xffffffffn),
-    );
+  /** Write a 64-bit entry, given as a number below 2^53 plus the NX bit, into its table page. */
+  private store(tablePfn: number, idx: number, v: number, nx: boolean): void {
+    const hi = Math.floor(v / 2 ** 32);
+    this.tables.writeEntry(tablePfn * PAGE_SIZE + idx * 8, v >>> 0, (nx ? hi | 0x80000000 : hi) >>> 0);
   }
 
   private pteValue(raw: number): bigint {
-    return raw === 0 ? 0n : BigInt(raw - (raw % 4096)) | BigInt(raw % 4096) | _PAGE_NX;
+    return raw === 0 ? 0n : BigInt(raw) | _PAGE_NX;
   }
 
   /** Allocate the tables for [vpage, vpage+n) up front (so mapping cannot fail half-way); false on ENOMEM. */
@@ -103,18 +101,26 @@ export class PageTables {
     if (t[slot] === 0 && prot & _PAGE_PRESENT) this.mapped++;
     // With PTI the kernel's mappings are not global (__default_kernel_pte_mask).
     t[slot] = pfn * 4096 + (prot & 0xfff & ~_PAGE_GLOBAL);
-    this.store(this.ptePage.get(i)!, slot, this.pteValue(t[slot]!));
+    this.store(this.ptePage.get(i)!, slot, t[slot]!, true);
   }
 
-  /** ptep_get_and_clear(): the PTE becomes pte_none. */
-  clear(vpage: number): void {
-    const i = Math.floor(vpage / PTE_SPAN);
-    const t = this.pte.get(i);
-    const slot = vpage % PTE_SPAN;
-    if (!t || t[slot] === 0) return;
-    if ((t[slot]! % 4096) & _PAGE_PRESENT) this.mapped--;
-    t[slot] = 0;
-    this.store(this.ptePage.get(i)!, slot, 0n);
+  /**
+   * vunmap_page_range(): ptep_get_and_clear() on [vpage, vpage+n), then one TLB flush for the range.
+   * `pfns`, if given, receives the frame each present PTE mapped (-1 for none).
+   */
+  clearRange(vpage: number, n: number, pfns: Float64Array | null): void {
+    for (let v = vpage; v < vpage + n; v++) {
+      const i = Math.floor(v / PTE_SPAN);
+      const t = this.pte.get(i);
+      const slot = v % PTE_SPAN;
+      const e = t ? t[slot]! : 0;
+      if (pfns && v - vpage < pfns.length)
+        pfns[v - vpage] = (e % 4096) & _PAGE_PRESENT ? Math.floor(e / 4096) : -1;
+      if (e === 0) continue;
+      if ((e % 4096) & _PAGE_PRESENT) this.mapped--;
+      t![slot] = 0;
+      this.store(this.ptePage.get(i)!, slot, 0, false);
+    }
     this.onFlush();
   }
 
@@ -132,17 +138,15 @@ export class PageTables {
 
   /** dump_pagetable(): "PGD … P4D … PUD … PMD … PTE …" as far as the walk goes (values as %lx). */
   walk(vpage: number): string {
-    const hex = (v: bigint) => v.toString(16);
+    const entry = (pfn: number) => (pfn * PAGE_SIZE + _PAGE_TABLE).toString(16);
     const pud = this.pudPage.get(Math.floor(vpage / PUD_SPAN));
     if (pud === undefined) return "PGD 0 P4D 0 ";
-    const pgd = hex(BigInt(pud) * 4096n + _PAGE_TABLE);
+    const pgd = entry(pud);
     const pmd = this.pmdPage.get(Math.floor(vpage / PMD_SPAN));
     if (pmd === undefined) return `PGD ${pgd} P4D ${pgd} PUD 0 `;
     const pte = this.ptePage.get(Math.floor(vpage / PTE_SPAN));
-    const pudE = hex(BigInt(pmd) * 4096n + _PAGE_TABLE);
-    if (pte === undefined) return `PGD ${pgd} P4D ${pgd} PUD ${pudE} PMD 0 `;
-    const pmdE = hex(BigInt(pte) * 4096n + _PAGE_TABLE);
-    return `PGD ${pgd} P4D ${pgd} PUD ${pudE} PMD ${pmdE} PTE ${hex(this.pteValue(this.lookup(vpage)))}`;
+    if (pte === undefined) return `PGD ${pgd} P4D ${pgd} PUD ${entry(pmd)} PMD 0 `;
+    return `PGD ${pgd} P4D ${pgd} PUD ${entry(pmd)} PMD ${entry(pte)} PTE ${this.pteValue(this.lookup(vpage)).toString(16)}`;
   }
 
   /** Every table page (for k.check()). */

@@ -397,9 +397,9 @@ export class Vmalloc {
     const nr = a.nrPages[n]!;
     if (this.scratch.length < nr) this.scratch = new Float64Array(Math.max(nr, this.scratch.length * 2));
     const pfns = pending ?? this.scratch;
-    if (!pending) for (let i = 0; i < nr; i++) pfns[i] = this.pt.pfnOf(a.start[n]! + i);
     const arr = a.pagesArr[n]!;
-    for (let v = a.start[n]!; v < a.end[n]!; v++) this.pt.clear(v);
+    // The PTEs go first (collecting the frames they mapped), as remove_vm_area() does before the pages.
+    this.pt.clearRange(a.start[n]!, a.end[n]! - a.start[n]!, pending ? null : pfns);
     this.removeArea(n);
     if (deallocate) {
       for (let i = 0; i < nr; i++) if (pfns[i]! >= 0) h.api.freePages(pfns[i]!, 0, "__vunmap");

@@ -54,6 +54,14 @@ export function freePagesTotal(k: Kernel): number {
   return n;
 }
 
+/** Pages held by the slab caches and by the vmalloc page tables. */
+function kernelKeptPages(k: Kernel): number {
+  const slab =
+    k.slub.nrSlabReclaimable.reduce((a, b) => a + b, 0) +
+    k.slub.nrSlabUnreclaimable.reduce((a, b) => a + b, 0);
+  return slab + k.vm.pt.tablePfns().length;
+}
+
 /** Import a module file (TypeScript or JavaScript) and return its default export, checked for shape. */
 export async function loadModuleFile(file: string): Promise<KernelModule> {
   const path = resolve(file);
@@ -148,6 +156,7 @@ export async function runModuleFile(file: string, opts: RunOptions = {}): Promis
   heading("/proc/buddyinfo (before insmod)");
   out.push(k.cat("/proc/buddyinfo"));
   const freeBefore = freePagesTotal(k);
+  const keptBefore = kernelKeptPages(k);
 
   // insmod, and what the module logged while loading.
   heading(`insmod ${shown}${paramText} (module ${mod.name})`);
@@ -202,8 +211,15 @@ export async function runModuleFile(file: string, opts: RunOptions = {}): Promis
   out.push(
     freeLine(c, [freeBefore, "before insmod"], [freeLoaded, "while loaded"], [freeAfter, "after rmmod"]),
   );
-  if (freeAfter < freeBefore)
-    out.push(c.yellow(`${freeBefore - freeAfter} page(s) were not given back: the module leaked them.\n`));
+  // Pages the kernel itself keeps are not the module's leak: slabs the caches hold on to, and page
+  // tables (the kernel never frees those of vmalloc space).
+  const kept = kernelKeptPages(k) - keptBefore;
+  const leaked = freeBefore - freeAfter - kept;
+  if (kept > 0 && freeAfter < freeBefore)
+    out.push(
+      `${Math.min(kept, freeBefore - freeAfter)} page(s) kept by the slab caches and the kernel page tables (not a leak).\n`,
+    );
+  if (leaked > 0) out.push(c.yellow(`${leaked} page(s) were not given back: the module leaked them.\n`));
   const problems = k.check();
   if (problems.length > 0) {
     err.push(`kmem: the allocator is inconsistent:\n${problems.map((p) => `  ${p}\n`).join("")}`);

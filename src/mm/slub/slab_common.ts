@@ -587,12 +587,16 @@ export class SlabCommon {
     const nid = node < 0 ? this.pageApi.localNode() : node;
     const pfn =
       order >= this.boot.pageMaxOrder
-        ? this.pageApi.allocPfn(g, order, nid, fn, [
-            "alloc_pages_current",
-            "kmalloc_order",
-            "kmalloc_order_trace",
+        ? this.pageApi.allocPfn(
+            g,
+            order,
+            nid,
             fn,
-          ])
+            // __kmalloc_node() goes through kmalloc_large_node(); __kmalloc() through kmalloc_order().
+            fn === "__kmalloc_node"
+              ? ["kmalloc_large_node", fn]
+              : ["alloc_pages_current", "kmalloc_order", "kmalloc_order_trace", fn],
+          )
         : this.pageApi.allocPfn(g, order, nid, fn);
     if (pfn === NIL) return 0;
     this.slub.pages.prev[pfn] = KMALLOC_LARGE;

@@ -350,3 +350,22 @@ describe("vmap and vunmap", () => {
     expect(k.check()).toEqual([]);
   });
 });
+
+describe("k.check() walks the vmap areas and page tables", () => {
+  it("notices a backing page freed behind vmalloc's back (the kernel would not: a use-after-free to be)", () => {
+    const k = boot({ mem: "1G" });
+    const v = k.vmalloc(2 * PAGE_SIZE);
+    expect(k.check()).toEqual([]);
+    k.__free_page(k.vmalloc_to_page(v + PAGE_SIZE)!);
+    expect(k.check()).toEqual([
+      `vmalloc area 0x${(v).toString(16)}: page 1 maps pfn 0x${k.vmalloc_to_pfn(v + PAGE_SIZE).toString(16)}, which is not allocated`,
+    ]);
+  });
+
+  it("notices a PTE that points somewhere no area accounts for", () => {
+    const k = boot({ mem: "1G" });
+    const v = k.vmalloc(PAGE_SIZE);
+    k.vm.pt.set(Math.floor(v / PAGE_SIZE) + 1, 0x1234, PAGE_KERNEL);
+    expect(k.check()).toContain(`vmalloc area 0x${v.toString(16)}: guard page mapped`);
+  });
+});

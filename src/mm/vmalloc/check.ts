@@ -27,6 +27,13 @@ export function checkVmalloc(vm: Vmalloc, pages: PageArrays, slub: Slub): string
       if (pt.lookup(v) !== 0)
         err.push(`vmalloc: lazily freed page 0x${(v * 4096).toString(16)} still mapped`);
   }
+  // Every block, free, busy or waiting, is a struct vmap_area object of the vmap_area cache.
+  const nodes: number[] = [...a.purge];
+  a.each(a.freeRoot, (n) => nodes.push(n));
+  a.each(a.busyRoot, (n) => nodes.push(n));
+  for (const n of nodes)
+    if (!slub.isAllocated(a.obj[n]!))
+      err.push(`vmalloc: block at page 0x${a.start[n]!.toString(16)} has no vmap_area object`);
   blocks.sort((x, y) => x[0] - y[0]);
   let at = 0;
   for (const [s, e, what] of blocks) {

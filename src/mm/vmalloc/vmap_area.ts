@@ -101,10 +101,6 @@ export class VmapAreas {
     this.freeNodes.push(n);
   }
 
-  get live(): number {
-    return this.cap - this.freeNodes.length;
-  }
-
   // ---- treap mechanics (keys: start) -----------------------------------------------------------
 
   private sub(n: number): number {

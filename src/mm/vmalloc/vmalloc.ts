@@ -23,6 +23,7 @@ import {
   GFP_DMA,
   GFP_DMA32,
   GFP_KERNEL,
+  GFP_NOWAIT,
   GFP_RECLAIM_MASK,
 } from "../gfp.ts";
 import type { PhysMem } from "../memory.ts";
@@ -121,7 +122,7 @@ export class Vmalloc {
         () => {
           const spare = this.preload[cpu]!;
           this.preload[cpu] = 0;
-          return spare !== 0 ? spare : h.vmapAreaAlloc(0 /* GFP_NOWAIT */, NUMA_NO_NODE);
+          return spare !== 0 ? spare : h.vmapAreaAlloc(GFP_NOWAIT, NUMA_NO_NODE);
         },
         (o) => h.vmapAreaFree(o),
       );

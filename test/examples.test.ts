@@ -9,24 +9,13 @@ import lowlevel_mem from "../examples/lowlevel_mem.ts";
 import page_exact_loop from "../examples/page_exact_loop.ts";
 import { createProgram, freePagesTotal, parseParamArgs, runModuleFile } from "../src/cli/main.ts";
 import { __GFP_NOWARN, boot, GFP_KERNEL, type Kernel, PAGE_OFFSET, PAGE_SIZE } from "../src/index.ts";
+import { addr, lines, pat } from "./helpers/dmesg.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LOWLEVEL = fileURLToPath(new URL("../examples/lowlevel_mem.ts", import.meta.url));
 const EXACT = fileURLToPath(new URL("../examples/page_exact_loop.ts", import.meta.url));
 
-const STAMP = /^\[ {0,4}\d+\.\d{6}\] /;
-const HEX16 = "[0-9a-f]{16}";
 const DIRECT_MAP = 0xffff888000000000n;
-
-/** dmesg text to lines without the `[    1.234567] ` timestamps. */
-function lines(text: string): string[] {
-  const out = text.split("\n");
-  if (out.at(-1) === "") out.pop();
-  return out.map((l) => {
-    expect(l).toMatch(STAMP);
-    return l.replace(STAMP, "");
-  });
-}
 
 /** Seconds of each line's timestamp. */
 function stamps(text: string): number[] {
@@ -34,15 +23,6 @@ function stamps(text: string): number[] {
     .split("\n")
     .filter((l) => l !== "")
     .map((l) => Number(/^\[ *(\d+\.\d{6})\]/.exec(l)![1]));
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** A line pattern: literal text with `%A` standing for a 16-hex-digit address (captured). */
-function pat(text: string): RegExp {
-  return new RegExp(`^${escapeRe(text).replaceAll("%A", `(${HEX16})`)}$`);
 }
 
 /** Match `got` from `at` against the patterns in order; returns the captures of each line. */
@@ -87,11 +67,6 @@ function expectTable(got: readonly string[], at: number, kaddr: string, len: num
   // The row after the table is not another row.
   expect(got[at + 2 + rows] ?? "").not.toMatch(ROW);
   return first;
-}
-
-/** A 16-digit %px text back to a kmem address number. */
-function addr(px: string): number {
-  return Number(BigInt(`0x${px}`) & 0xffffffffffffn);
 }
 
 function allBytes(k: Kernel, a: number, n: number, v: number): boolean {

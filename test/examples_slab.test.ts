@@ -30,48 +30,25 @@ import {
   KernelOops,
   PAGE_OFFSET,
 } from "../src/index.ts";
+import {
+  addr,
+  CUT_HERE,
+  END_TRACE,
+  escapeRe,
+  expectSubsequence,
+  HASH,
+  hashed,
+  lines,
+  liveObjects,
+  pat,
+  traceFrames,
+} from "./helpers/dmesg.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const example = (f: string) => fileURLToPath(new URL(`../examples/${f}`, import.meta.url));
 
-const STAMP = /^\[ {0,4}\d+\.\d{6}\] /;
-/** A %px address (16 hex digits, no 0x). */
-const PX = "([0-9a-f]{16})";
-/** A %p / %pK hashed pointer: 5.4 shows the low 32 bits of the hash, zero-padded to 16 digits. */
-const HASH = "(00000000[0-9a-f]{8})";
-const CUT_HERE = "------------[ cut here ]------------";
 const BANNER = "=".repeat(77);
 const RULE = "-".repeat(77);
-const END_TRACE = /^---\[ end trace [0-9a-f]{16} \]---$/;
-
-/** dmesg text to lines without the `[    1.234567] ` timestamps. */
-function lines(text: string): string[] {
-  const out = text.split("\n");
-  if (out.at(-1) === "") out.pop();
-  return out.map((l) => {
-    expect(l).toMatch(STAMP);
-    return l.replace(STAMP, "");
-  });
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** A line pattern: literal text where `%A` is a %px address and `%H` a hashed pointer (both captured). */
-function pat(text: string): RegExp {
-  return new RegExp(`^${escapeRe(text).replaceAll("%A", PX).replaceAll("%H", HASH)}$`);
-}
-
-/** A %px text back to a kmem address number (the engine's addresses are the low 48 bits). */
-function addr(px: string): number {
-  return Number(BigInt(`0x${px}`) & 0xffffffffffffn);
-}
-
-/** What %p prints for an address on this machine. */
-function hashed(k: Kernel, a: number): string {
-  return k.core.printfCtx.hashPointer(a);
-}
 
 /**
  * print_hex_dump()'s rows (rowsize 16, groupsize 1, ascii on), written independently of the engine: the
@@ -97,44 +74,12 @@ function hexDump(
 
 const fill = (n: number, v: number) => new Array<number>(n).fill(v);
 
-/** Allocated objects in a cache (by the allocator's allocation bits), over all its slabs. */
-function liveObjects(k: Kernel, cacheName: string): number {
-  const s = k.slub.list.find((c) => c.name === cacheName);
-  if (!s) return 0;
-  return k.slub.slabsOf(s).reduce((n, id) => n + k.slub.liveObjects(s, id), 0);
-}
-
 /** The book's allocator model (book.md §2.6/§6): the usable size of kmalloc(n), or null when it fails. */
 const KMALLOC_CACHES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192];
 function ksizeModel(n: number): number | null {
   if (n <= 8192) return KMALLOC_CACHES.find((c) => c >= n)!;
   if (n > 4194304) return null;
   return 4096 * 2 ** Math.ceil(Math.log2(Math.ceil(n / 4096)));
-}
-
-/** The function names of a call trace's frames (" fn+0x1/0x2 [mod]"), from `at` to the end marker. */
-function traceFrames(
-  got: readonly string[],
-  at: number,
-): { fns: string[]; mods: (string | undefined)[]; end: number } {
-  expect(got[at]).toBe("Call Trace:");
-  const fns: string[] = [];
-  const mods: (string | undefined)[] = [];
-  let i = at + 1;
-  for (; i < got.length; i++) {
-    const m = /^ ([\w.]+)\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[(\w+)\])?$/.exec(got[i]!);
-    if (!m) break;
-    fns.push(m[1]!);
-    mods.push(m[2]);
-  }
-  return { fns, mods, end: i };
-}
-
-/** `want` appears in `fns` in this order (other frames may come between). */
-function expectSubsequence(fns: readonly string[], want: readonly string[]): void {
-  let j = 0;
-  for (const f of fns) if (f === want[j]) j++;
-  expect(j, `frames ${fns.join(" < ")} should contain ${want.join(" < ")} in order`).toBe(want.length);
 }
 
 /**

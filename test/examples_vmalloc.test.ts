@@ -20,49 +20,24 @@ import {
   VMALLOC_END,
   VMALLOC_START,
 } from "../src/index.ts";
+import {
+  addr,
+  CUT_HERE,
+  END_TRACE,
+  expectSubsequence,
+  hashed,
+  lines,
+  liveObjects,
+  pat,
+  traceFrames,
+} from "./helpers/dmesg.ts";
 
 const example = (f: string) => fileURLToPath(new URL(`../examples/${f}`, import.meta.url));
 
-const STAMP = /^\[ {0,4}\d+\.\d{6}\] /;
-/** A %px address (16 hex digits, no 0x). */
-const PX = "([0-9a-f]{16})";
-/** A %p / %pK hashed pointer: 5.4 shows the low 32 bits of the hash, zero-padded to 16 digits. */
-const HASH = "(00000000[0-9a-f]{8})";
-const CUT_HERE = "------------[ cut here ]------------";
-const END_TRACE = /^---\[ end trace [0-9a-f]{16} \]---$/;
 const CPU_LINE = /^CPU: \d+ PID: \d+ Comm: insmod Tainted: G +O +5\.4\.0-kmem #1$/;
 const MB = 1024 * 1024;
 /** The machine the tests boot: 1 GB of RAM (the direct map covers PAGE_OFFSET .. PAGE_OFFSET + 1 GB). */
 const MEM = 1024 * MB;
-
-/** dmesg text to lines without the `[    1.234567] ` timestamps. */
-function lines(text: string): string[] {
-  const out = text.split("\n");
-  if (out.at(-1) === "") out.pop();
-  return out.map((l) => {
-    expect(l).toMatch(STAMP);
-    return l.replace(STAMP, "");
-  });
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** A line pattern: literal text where `%A` is a %px address and `%H` a hashed pointer (both captured). */
-function pat(text: string): RegExp {
-  return new RegExp(`^${escapeRe(text).replaceAll("%A", PX).replaceAll("%H", HASH)}$`);
-}
-
-/** A %px text back to a kmem address number (the engine's addresses are the low 48 bits). */
-function addr(px: string): number {
-  return Number(BigInt(`0x${px}`) & 0xffffffffffffn);
-}
-
-/** What %p / %pK (kptr_restrict 0) prints for an address on this machine. */
-function hashed(k: Kernel, a: number): string {
-  return k.core.printfCtx.hashPointer(a);
-}
 
 /**
  * print_hex_dump_bytes(prefix, DUMP_PREFIX_NONE, ...) rows, written independently of the engine (rowsize
@@ -120,37 +95,8 @@ function vmallocinfo(k: Kernel): { areas: VmInfo[]; unpurged: string[] } {
   return { areas, unpurged };
 }
 
-/** Allocated objects in a cache (by the allocator's allocation bits), over all its slabs. */
-function liveIn(k: Kernel, cacheName: string): number {
-  const s = k.slub.list.find((c) => c.name === cacheName);
-  if (!s) return 0;
-  return k.slub.slabsOf(s).reduce((n, id) => n + k.slub.liveObjects(s, id), 0);
-}
-
 /** The pages behind vmalloc(size): PAGE_ALIGN(size) / PAGE_SIZE. */
 const pagesFor = (size: number) => Math.ceil(size / 4096);
-
-/** The function names of a call trace's frames (" fn+0x1/0x2 [mod]"), from `at` to the end marker. */
-function traceFrames(got: readonly string[], at: number) {
-  expect(got[at]).toBe("Call Trace:");
-  const fns: string[] = [];
-  const mods: (string | undefined)[] = [];
-  let i = at + 1;
-  for (; i < got.length; i++) {
-    const m = /^ ([\w.]+)\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[(\w+)\])?$/.exec(got[i]!);
-    if (!m) break;
-    fns.push(m[1]!);
-    mods.push(m[2]);
-  }
-  return { fns, mods, end: i };
-}
-
-/** `want` appears in `fns` in this order (other frames may come between). */
-function expectSubsequence(fns: readonly string[], want: readonly string[]): void {
-  let j = 0;
-  for (const f of fns) if (f === want[j]) j++;
-  expect(j, `frames ${fns.join(" < ")} should contain ${want.join(" < ")} in order`).toBe(want.length);
-}
 
 // ---- ch9/vmalloc_demo ------------------------------------------------------------------------------
 
@@ -229,7 +175,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
   it("kvnum=5 MB: vmalloc, vzalloc, kvmalloc (-> vmalloc), kcalloc, RO __vmalloc; rmmod frees it all", () => {
     const k = boot({ mem: MEM });
     const usedBefore = vmallocUsedKb(k);
-    const n8k = liveIn(k, "kmalloc-8k");
+    const n8k = liveObjects(k, "kmalloc-8k");
 
     const mark = k.logMark();
     expect(k.insmod(vmalloc_demo)).toEqual({ ok: true });
@@ -240,7 +186,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
     // 5 MB is above KMALLOC_MAX_SIZE: kvmalloc() fell back to vmalloc.
     expect(inVmallocRange(p.kv)).toBe(true);
     expect(k.is_vmalloc_addr(p.kv)).toBe(true);
-    expect(liveIn(k, "kmalloc-8k")).toBe(n8k + 1); // kvarr
+    expect(liveObjects(k, "kmalloc-8k")).toBe(n8k + 1); // kvarr
 
     // /proc/vmallocinfo: each area is its pages plus a guard page; the caller is vmalloc_try for all of
     // them, the kvmalloc() one too (5.4 passes the caller's return address down), and for the 1280-entry
@@ -280,7 +226,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
       expect(k.vmalloc_to_page(a)).toBeNull();
     }
     expect(vmallocUsedKb(k)).toBe(usedBefore);
-    expect(liveIn(k, "kmalloc-8k")).toBe(n8k);
+    expect(liveObjects(k, "kmalloc-8k")).toBe(n8k);
     expect(k.check()).toEqual([]);
 
     // 5.4 frees vmap areas lazily: the ranges stay reserved until a purge, and /proc/vmallocinfo lists
@@ -319,7 +265,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
   it("kvnum=4096: kvmalloc() is served by kmalloc (kmalloc-4k), not vmalloc", () => {
     const k = boot({ mem: MEM });
     const usedBefore = vmallocUsedKb(k);
-    const live4k = liveIn(k, "kmalloc-4k");
+    const live4k = liveObjects(k, "kmalloc-4k");
     const mark = k.logMark();
     expect(k.insmod(vmalloc_demo, { kvnum: "4096" })).toEqual({ ok: true });
     const got = lines(k.dmesg(mark));
@@ -329,7 +275,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
     expect(k.is_vmalloc_addr(p.kv)).toBe(false);
     expect(k.find_vm_area(p.kv)).toBe(0);
     expect(k.ksize(p.kv)).toBe(4096);
-    expect(liveIn(k, "kmalloc-4k")).toBe(live4k + 1);
+    expect(liveObjects(k, "kmalloc-4k")).toBe(live4k + 1);
     // Only three vmalloc areas now: vptr_rndm, vptr_init and vrx.
     expect(
       demoAreas(k)
@@ -345,7 +291,7 @@ describe("examples/vmalloc_demo.ts (ch9/vmalloc_demo)", () => {
     expect(k.rmmod("vmalloc_demo")).toEqual({ ok: true });
     // kvfree() of the kmalloc'd kv: a kfree(), no "Trying to vfree()" WARN.
     expect(lines(k.dmesg(mark2))).toEqual(["vmalloc_demo:vmalloc_demo_exit(): removed"]);
-    expect(liveIn(k, "kmalloc-4k")).toBe(live4k);
+    expect(liveObjects(k, "kmalloc-4k")).toBe(live4k);
     expect(demoAreas(k)).toEqual([]);
     expect(vmallocUsedKb(k)).toBe(usedBefore);
     expect(k.check()).toEqual([]);
